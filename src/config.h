@@ -1,0 +1,25 @@
+/* config.h: the YAML configuration file, parsed and validated. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdio.h>
+
+#include "usagehook.h"
+
+#define DEFAULT_CONFIG	SYSCONFDIR "/usagehookd/usagehookd.yaml"
+
+/*
+ * Parse and validate the file at path. Every problem is printed to errs as
+ * "file:line:col: message" (all of them, not only the first) and NULL is
+ * returned. On success returns an allocated config; free with config_free.
+ */
+struct config	*config_load(const char *path, FILE *errs);
+void		 config_free(struct config *);
+/* The account with this AccountSid, or NULL. */
+const struct account *config_account(const struct config *, const char *sid);
+/* "64KiB", "1MiB", "512" -> bytes; -1 if malformed. */
+int		 config_parse_size(const char *, size_t *);
+/* "10s", "5m", "2h", "400d" -> seconds; -1 if malformed. */
+int		 config_parse_duration(const char *, int64_t *);
+
+#endif

@@ -1,0 +1,100 @@
+/* usagehook.h: the data model shared by usagehookd and usagehookctl. */
+#ifndef USAGEHOOK_H
+#define USAGEHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SID_LEN		34	/* "AC" or "UT" + 32 hex digits */
+#define TOKEN_MAX	256	/* longest IdempotencyToken we accept, in bytes */
+
+/* One decoded name=value pair; both are NUL-terminated and own their memory. */
+struct param {
+	char		*name;
+	char		*value;
+};
+
+/* The parameters of a request in the order they arrived. */
+struct params {
+	struct param	*v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+/* The UsageTrigger fields of a callback; pointers into its params or NULL. */
+struct usage_fields {
+	const char	*account_sid;
+	const char	*usage_trigger_sid;
+	const char	*idempotency_token;
+	const char	*date_fired;
+	const char	*recurring;
+	const char	*usage_category;
+	const char	*trigger_by;
+	const char	*trigger_value;
+	const char	*current_value;
+	const char	*usage_record_uri;
+};
+
+/* One HTTP request as received, kept raw for show --raw and replay. */
+struct callback {
+	char		*method;	/* "POST", "GET", ... */
+	char		*uri;		/* request-target as received */
+	char		*url;		/* public URL the signature was checked against */
+	char		*headers;	/* "Name: value\r\n" lines as received */
+	char		*body;		/* raw body, NUL-terminated for convenience */
+	size_t		 bodylen;
+	char		*remote;	/* peer address */
+	char		*signature;	/* X-Twilio-Signature or NULL */
+	struct params	 params;	/* decoded body or query parameters */
+	struct usage_fields f;
+	int64_t		 received_at;	/* milliseconds since the epoch */
+};
+
+/* Why a request was refused; a row of the rejected table. */
+struct rejection {
+	int64_t		 at;		/* milliseconds since the epoch */
+	int		 status;	/* HTTP status we answered */
+	const char	*remote;
+	const char	*method;
+	const char	*uri;
+	const char	*reason;	/* short key: "signature", "missing-field" ... */
+	const char	*detail;	/* for the operator: what was wrong, URLs tried */
+	const char	*account_sid;	/* may be NULL */
+	const char	*idempotency_token; /* may be NULL */
+};
+
+/* An account whose callbacks we verify; tokens are wiped when freed. */
+struct account {
+	char		 sid[SID_LEN + 1];
+	char		*token;
+	char		*secondary;	/* NULL unless rotating */
+};
+
+struct limits {
+	size_t		 max_body;	/* bytes; default 64 KiB */
+	size_t		 max_header;	/* bytes of all headers; default 8 KiB */
+	int		 request_timeout; /* seconds; default 10 */
+	int		 max_connections; /* default 1024 */
+};
+
+struct retention {
+	int64_t		 callbacks;	/* seconds; default 400 days */
+	int64_t		 rejected;	/* seconds; default 30 days */
+};
+
+/* A whole validated configuration file. */
+struct config {
+	char		*file;
+	char		*listen;	/* "host:port" or "unix:/path" */
+	char		*public_url;	/* "scheme://host[:port]", no trailing '/'; NULL if unset */
+	char		*path;		/* callback path, default "/twilio/usage" */
+	char		*database;
+	char		**trusted_proxies;
+	size_t		 ntrusted_proxies;
+	struct account	*accounts;
+	size_t		 naccounts;
+	struct limits	 limits;
+	struct retention retention;
+};
+
+#endif
