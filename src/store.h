@@ -23,6 +23,8 @@ struct store	*store_open(const char *path, int readonly, char **err);
 void		 store_close(struct store *);
 const char	*store_errmsg(struct store *);
 int		 store_schema_version(struct store *);
+/* The newest schema version this code knows (its last migration). */
+int		 store_schema_latest(void);
 
 /* Transactions for group commit: BEGIN IMMEDIATE, COMMIT, ROLLBACK. 0/-1. */
 int		 store_begin(struct store *);
@@ -39,6 +41,14 @@ enum claim	 store_claim(struct store *, const struct callback *);
 int		 store_reject(struct store *, const struct rejection *);
 /* A real write, for /healthz: 0 when the database takes writes. */
 int		 store_probe(struct store *);
+
+/*
+ * Rows in table ("callbacks", "rejected", "health", "schema_version");
+ * -1 on error or for any other name (never put into SQL text).
+ */
+int64_t		 store_count(struct store *, const char *table);
+/* The duplicate count of the callback with this token; -1 if absent. */
+int		 store_duplicates(struct store *, const char *token);
 
 #define STORE_REJECTED_CAP	10000
 

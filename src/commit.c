@@ -1,0 +1,230 @@
+/* commit.c: group commit: a writer thread batches claims into transactions. */
+#include "config-sys.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "commit.h"
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+/* A FIFO of requests. */
+struct reqlist {
+	struct commit_req	*head;
+	struct commit_req	*tail;
+};
+
+struct committer {
+	struct store		*store;
+	struct event		*wake;		/* loop side: answers are ready */
+	commit_stats_fn		 stats;
+	void			*stats_arg;
+	pthread_t		 thread;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct reqlist		 queue;		/* submitted, not yet taken */
+	struct reqlist		 done;		/* committed, not yet answered */
+	size_t			 pending;	/* loop thread only */
+	int			 stopping;
+};
+
+static void
+reqlist_append(struct reqlist *l, struct commit_req *first,
+    struct commit_req *last)
+{
+	if (l->tail == NULL)
+		l->head = first;
+	else
+		l->tail->next = first;
+	l->tail = last;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Do one request's statement inside the open transaction; 0 or -1. */
+static int
+apply(struct store *st, struct commit_req *r)
+{
+	switch (r->kind) {
+	case COMMIT_CLAIM:
+		r->result = store_claim(st, r->cb);
+		return r->result == CLAIM_ERROR ? -1 : 0;
+	case COMMIT_REJECT:
+		r->result = store_reject(st, r->rej);
+		return r->result;
+	case COMMIT_PROBE:
+		r->result = store_probe(st);
+		return r->result;
+	}
+	return -1;
+}
+
+/* Mark every request of a failed batch as failed. */
+static void
+fail_batch(struct commit_req *batch)
+{
+	struct commit_req	*r;
+
+	for (r = batch; r != NULL; r = r->next)
+		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
+}
+
+/* Commit one batch: all of it durable, or none of it acknowledged. */
+static void
+commit_batch(struct store *st, struct commit_req *batch)
+{
+	struct commit_req	*r;
+	int			 failed = 0;
+
+	if (store_begin(st) == -1) {
+		log_warnx("database: BEGIN: %s", store_errmsg(st));
+		fail_batch(batch);
+		return;
+	}
+	for (r = batch; r != NULL; r = r->next) {
+		if (apply(st, r) == -1) {
+			log_warnx("database: %s", store_errmsg(st));
+			failed = 1;
+			break;
+		}
+	}
+	if (!failed && store_commit(st) == -1) {
+		log_warnx("database: COMMIT: %s", store_errmsg(st));
+		failed = 1;
+	}
+	if (failed) {
+		/* SQLite may have rolled back already; ROLLBACK is harmless. */
+		store_rollback(st);
+		fail_batch(batch);
+	}
+}
+
+/* The writer thread: take what has queued up, commit it as one batch. */
+static void *
+writer(void *arg)
+{
+	struct committer	*c = arg;
+	struct commit_req	*batch, *last;
+	size_t			 n;
+	double			 t0;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->queue.head == NULL && !c->stopping)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->queue.head == NULL)
+			break;
+		batch = c->queue.head;
+		for (n = 1, last = batch; last->next != NULL &&
+		    n < COMMIT_MAX_BATCH; last = last->next)
+			n++;
+		c->queue.head = last->next;
+		if (c->queue.head == NULL)
+			c->queue.tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&c->lock);
+
+		t0 = now_seconds();
+		commit_batch(c->store, batch);
+		batch->batch_n = n;
+		batch->batch_seconds = now_seconds() - t0;
+
+		pthread_mutex_lock(&c->lock);
+		reqlist_append(&c->done, batch, last);
+		event_active(c->wake, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Run the done callbacks of everything the writer has finished. */
+static void
+deliver(struct committer *c)
+{
+	struct commit_req	*r, *next;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->done.head;
+	c->done.head = c->done.tail = NULL;
+	pthread_mutex_unlock(&c->lock);
+
+	for (; r != NULL; r = next) {
+		next = r->next;
+		if (r->batch_n != 0 && c->stats != NULL)
+			c->stats(r->batch_n, r->batch_seconds, c->stats_arg);
+		c->pending--;
+		r->done(r, r->arg);
+	}
+}
+
+static void
+wake_cb(evutil_socket_t fd, short events, void *arg)
+{
+	deliver(arg);
+}
+
+struct committer *
+committer_new(struct event_base *base, struct store *st,
+    commit_stats_fn stats, void *arg)
+{
+	struct committer	*c;
+	int			 error;
+
+	c = xcalloc(1, sizeof *c);
+	c->store = st;
+	c->stats = stats;
+	c->stats_arg = arg;
+	if ((c->wake = event_new(base, -1, 0, wake_cb, c)) == NULL)
+		fatalx("event_new failed");
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if ((error = pthread_create(&c->thread, NULL, writer, c)) != 0)
+		fatalx("cannot start the writer thread: error %d", error);
+	return c;
+}
+
+void
+committer_submit(struct committer *c, struct commit_req *r)
+{
+	r->next = NULL;
+	r->batch_n = 0;
+	c->pending++;
+	pthread_mutex_lock(&c->lock);
+	reqlist_append(&c->queue, r, r);
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t
+committer_pending(const struct committer *c)
+{
+	return c->pending;
+}
+
+void
+committer_free(struct committer *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stopping = 1;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	deliver(c);
+	event_free(c->wake);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}

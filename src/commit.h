@@ -1,0 +1,51 @@
+/* commit.h: group commit: a writer thread batches claims into transactions. */
+#ifndef COMMIT_H
+#define COMMIT_H
+
+#include <stddef.h>
+
+#include "usagehook.h"
+
+struct event_base;
+struct store;
+struct committer;
+
+enum commit_kind {
+	COMMIT_CLAIM,		/* store cb; result is an enum claim */
+	COMMIT_REJECT,		/* keep rej in the rejected table */
+	COMMIT_PROBE		/* a real write for /healthz; result 0 or -1 */
+};
+
+/*
+ * One unit of work for the writer. The submitter owns it; done runs on the
+ * event loop thread after the transaction holding it committed or failed.
+ */
+struct commit_req {
+	enum commit_kind	 kind;
+	struct callback		*cb;
+	struct rejection	*rej;
+	int			 result;
+	void			(*done)(struct commit_req *, void *);
+	void			*arg;
+	struct commit_req	*next;
+	/* Set by the writer on the first request of each batch. */
+	size_t			 batch_n;
+	double			 batch_seconds;
+};
+
+/* Called on the loop thread once per committed batch. */
+typedef void (*commit_stats_fn)(size_t n, double seconds, void *arg);
+
+/* Start the writer thread on store; done callbacks run on base. */
+struct committer *committer_new(struct event_base *, struct store *,
+		    commit_stats_fn, void *arg);
+/* Queue req; it is answered through req->done. */
+void		 committer_submit(struct committer *, struct commit_req *);
+/* Requests submitted and not yet answered. */
+size_t		 committer_pending(const struct committer *);
+/* Finish every queued request, run their done callbacks, stop the thread. */
+void		 committer_free(struct committer *);
+
+#define COMMIT_MAX_BATCH	1024
+
+#endif

@@ -1,0 +1,782 @@
+/* http.c: evhttp routes, limits, responses, /healthz, /metrics. */
+#include "config-sys.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+
+#include "callback.h"
+#include "commit.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "signature.h"
+#include "store.h"
+
+/* Headers evhttp itself refuses (400) past this many times max_header. */
+#define HEADER_HARD_FACTOR	4
+
+struct server {
+	struct event_base		*base;
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*bound;
+	struct config			*conf;
+	struct committer		*committer;
+	struct metrics			*metrics;
+	char				*unix_path;	/* ours to unlink */
+	size_t				 inflight;
+};
+
+/* A callback waiting for its claim to be committed. */
+struct pending {
+	struct commit_req	 creq;
+	struct server		*srv;
+	struct evhttp_request	*req;
+	struct callback		*cb;
+	struct timespec		 start;
+};
+
+/* A rejected request on its way to the rejected table. */
+struct rejected_row {
+	struct commit_req	 creq;
+	struct rejection	 rej;
+	char			*strings;	/* one allocation for all fields */
+};
+
+static const struct method {
+	enum evhttp_cmd_type	 cmd;
+	const char		*name;
+	int			 body;	/* parameters in the body, not the query */
+} methods[] = {
+	{ EVHTTP_REQ_GET,	"GET",		0 },
+	{ EVHTTP_REQ_POST,	"POST",		1 },
+	{ EVHTTP_REQ_PUT,	"PUT",		1 },
+	{ EVHTTP_REQ_PATCH,	"PATCH",	1 },
+	{ EVHTTP_REQ_DELETE,	"DELETE",	0 },
+	{ EVHTTP_REQ_HEAD,	"HEAD",		0 },
+};
+
+static const int reject_status[REJECT_MAX] = {
+	[REJECT_MISSING_SIGNATURE] =	403,
+	[REJECT_BAD_SIGNATURE] =	403,
+	[REJECT_MALFORMED] =		400,
+	[REJECT_INVALID] =		400,
+	[REJECT_CONTENT_TYPE] =		415,
+};
+
+static void	route(struct evhttp_request *, void *);
+static void	serve_healthz(struct server *, struct evhttp_request *);
+static void	serve_metrics(struct server *, struct evhttp_request *);
+
+static const struct route {
+	const char	*path;
+	void		(*serve)(struct server *, struct evhttp_request *);
+} routes[] = {
+	{ "/healthz",	serve_healthz },
+	{ "/metrics",	serve_metrics },
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct method *
+find_method(enum evhttp_cmd_type cmd)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (methods[i].cmd == cmd)
+			return &methods[i];
+	return NULL;
+}
+
+/* Copy s for a log line, with anything unprintable shown as '?'. */
+static const char *
+printable(const char *s, char *out, size_t len)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return "-";
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+/* Send a short text answer; extra is one "Name: value" header or NULL. */
+static void
+reply(struct evhttp_request *req, int status, const char *reason,
+    const char *body, const char *xname, const char *xvalue)
+{
+	struct evbuffer		*buf;
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
+	if (xname != NULL)
+		evhttp_add_header(out, xname, xvalue);
+	if ((buf = evbuffer_new()) == NULL) {
+		evhttp_send_reply(req, status, reason, NULL);
+		return;
+	}
+	evbuffer_add(buf, body, strlen(body));
+	evhttp_send_reply(req, status, reason, buf);
+	evbuffer_free(buf);
+}
+
+/* Keep the refusal in the rejected table, off the event loop. */
+static void
+rejected_done(struct commit_req *creq, void *arg)
+{
+	struct rejected_row	*row = arg;
+
+	free(row->strings);
+	free(row);
+}
+
+static void
+store_rejection(struct server *srv, const struct rejection *rej)
+{
+	struct rejected_row	*row;
+	const char		*in[8] = { rej->remote, rej->method, rej->uri,
+				    rej->reason, rej->detail, rej->account_sid,
+				    rej->idempotency_token, NULL };
+	const char		**outp[7];
+	size_t			 i, len = 0;
+	char			*p;
+
+	if ((row = calloc(1, sizeof *row)) == NULL)
+		return;
+	outp[0] = &row->rej.remote;
+	outp[1] = &row->rej.method;
+	outp[2] = &row->rej.uri;
+	outp[3] = &row->rej.reason;
+	outp[4] = &row->rej.detail;
+	outp[5] = &row->rej.account_sid;
+	outp[6] = &row->rej.idempotency_token;
+	for (i = 0; i < 7; i++)
+		if (in[i] != NULL)
+			len += strlen(in[i]) + 1;
+	if ((row->strings = p = malloc(len + 1)) == NULL) {
+		free(row);
+		return;
+	}
+	for (i = 0; i < 7; i++) {
+		if (in[i] == NULL)
+			continue;
+		*outp[i] = p;
+		p = stpcpy(p, in[i]) + 1;
+	}
+	row->rej.at = rej->at;
+	row->rej.status = rej->status;
+	row->creq.kind = COMMIT_REJECT;
+	row->creq.rej = &row->rej;
+	row->creq.done = rejected_done;
+	row->creq.arg = row;
+	committer_submit(srv->committer, &row->creq);
+}
+
+/* Refuse a callback: log it once, count it, keep it, answer. */
+static void
+reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
+    enum reject_reason why, const char *detail)
+{
+	struct rejection	 rej;
+	char			 u[256], d[512], r[64];
+	int			 status = reject_status[why];
+
+	srv->metrics->rejected[why]++;
+	memset(&rej, 0, sizeof rej);
+	rej.at = cb->received_at;
+	rej.status = status;
+	rej.remote = cb->remote;
+	rej.method = cb->method;
+	rej.uri = cb->uri;
+	rej.reason = reject_reason_name(why);
+	rej.detail = detail;
+	rej.account_sid = params_get(&cb->params, "AccountSid");
+	rej.idempotency_token = params_get(&cb->params, "IdempotencyToken");
+	log_warnx("refused %s %s from %s: %d %s: %s", cb->method,
+	    printable(cb->uri, u, sizeof u), printable(cb->remote, r, sizeof r),
+	    status, rej.reason, printable(detail, d, sizeof d));
+	store_rejection(srv, &rej);
+	reply(req, status, status == 403 ? "Forbidden" : status == 415 ?
+	    "Unsupported Media Type" : "Bad Request", rej.reason, NULL, NULL);
+}
+
+/* The raw header block; -1 when out of memory. Sets *size in bytes. */
+static int
+raw_headers(struct evhttp_request *req, char **out, size_t *size)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	size_t			 len = 0;
+	char			*p;
+
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		len += strlen(kv->key) + strlen(kv->value) + 4;
+	*size = len;
+	if ((*out = p = malloc(len + 1)) == NULL)
+		return -1;
+	*p = '\0';
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		p = stpcpy(p, kv->key);
+		p = stpcpy(p, ": ");
+		p = stpcpy(p, kv->value);
+		p = stpcpy(p, "\r\n");
+	}
+	return 0;
+}
+
+/* 1 if an address matches "a.b.c.d", "v6", or a CIDR block of either. */
+static int
+addr_matches(const char *peer, const char *entry)
+{
+	unsigned char	 a[16], b[16];
+	char		 net[64];
+	const char	*slash;
+	int		 fa, bits, full, i;
+
+	if ((slash = strchr(entry, '/')) != NULL) {
+		if ((size_t)(slash - entry) >= sizeof net)
+			return 0;
+		memcpy(net, entry, slash - entry);
+		net[slash - entry] = '\0';
+		bits = atoi(slash + 1);
+	} else {
+		snprintf(net, sizeof net, "%s", entry);
+		bits = -1;
+	}
+	fa = strchr(peer, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fa, peer, a) != 1 || inet_pton(fa, net, b) != 1)
+		return 0;
+	if (bits < 0)
+		bits = fa == AF_INET ? 32 : 128;
+	full = bits / 8;
+	for (i = 0; i < full; i++)
+		if (a[i] != b[i])
+			return 0;
+	if (bits % 8 != 0) {
+		unsigned char mask = 0xff << (8 - bits % 8);
+		if ((a[full] & mask) != (b[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* Forwarded headers count only from the peers the operator trusts. */
+static int
+peer_trusted(const struct server *srv, const char *peer)
+{
+	const struct config	*conf = srv->conf;
+	size_t			 i;
+
+	for (i = 0; i < conf->ntrusted_proxies; i++) {
+		if (strcmp(conf->trusted_proxies[i], "unix") == 0) {
+			if (srv->unix_path != NULL)
+				return 1;
+		} else if (peer != NULL &&
+		    addr_matches(peer, conf->trusted_proxies[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The URL Twilio requested: public_url if configured; else the forwarded
+ * scheme and host from a trusted proxy; else http:// and the Host header.
+ * Returns an allocated string or NULL.
+ */
+static char *
+public_url(struct server *srv, struct evhttp_request *req, const char *peer)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	const char		*uri = evhttp_request_get_uri(req);
+	const char		*proto = "http", *host = NULL, *fp, *fh;
+	char			*url, scheme[16];
+	size_t			 n;
+
+	if (srv->conf->public_url != NULL) {
+		if (asprintf(&url, "%s%s", srv->conf->public_url, uri) == -1)
+			return NULL;
+		return url;
+	}
+	fp = evhttp_find_header(hdrs, "X-Forwarded-Proto");
+	fh = evhttp_find_header(hdrs, "X-Forwarded-Host");
+	if ((fp != NULL || fh != NULL) && peer_trusted(srv, peer)) {
+		if (fp != NULL) {
+			/* A proxy chain may send "https, http": the first is the client's. */
+			n = strcspn(fp, ", ");
+			if (n == 0 || n >= sizeof scheme)
+				n = 0;
+			memcpy(scheme, fp, n);
+			scheme[n] = '\0';
+			if (n != 0)
+				proto = scheme;
+		}
+		if (fh != NULL)
+			host = fh;
+	}
+	if (host == NULL)
+		host = evhttp_find_header(hdrs, "Host");
+	if (host == NULL)
+		host = "localhost";
+	n = strcspn(host, ", ");
+	if (asprintf(&url, "%s://%.*s%s", proto, (int)n, host, uri) == -1)
+		return NULL;
+	return url;
+}
+
+/*
+ * Check X-Twilio-Signature under the AccountSid's tokens or, when that
+ * account is not configured, under each account's. 1 ok, 0 no, -1 error.
+ */
+static int
+verify(struct server *srv, struct callback *cb, int body, char *why,
+    size_t whylen)
+{
+	const struct config	*conf = srv->conf;
+	const struct account	*a;
+	const char		*sid = params_get(&cb->params, "AccountSid");
+	const struct params	*bp = body ? &cb->params : NULL;
+	char			*cand[URL_CANDIDATES];
+	size_t			 i, n;
+	int			 rv = 0;
+
+	if ((a = sid ? config_account(conf, sid) : NULL) != NULL)
+		rv = signature_verify(a, cb->url, bp, cb->signature);
+	else
+		for (i = 0; i < conf->naccounts && rv == 0; i++)
+			rv = signature_verify(&conf->accounts[i], cb->url, bp,
+			    cb->signature);
+	if (rv != 0)
+		return rv < 0 ? -1 : 1;
+
+	n = signature_url_candidates(cb->url, cand);
+	snprintf(why, whylen, "signature does not match %s%s; URLs tried: %s%s%s",
+	    a != NULL ? "the tokens of " : "any configured account",
+	    a != NULL ? a->sid : "", cand[0], n > 1 ? ", " : "",
+	    n > 1 ? cand[1] : "");
+	signature_url_candidates_free(cand, n);
+	return 0;
+}
+
+/* The writer committed (or failed) this callback: answer Twilio. */
+static void
+claim_done(struct commit_req *creq, void *arg)
+{
+	struct pending	*p = arg;
+	struct server	*srv = p->srv;
+	struct timespec	 end;
+	char		 tok[96], u[256];
+	double		 ms;
+	int		 status = 200;
+
+	switch (creq->result) {
+	case CLAIM_NEW:
+		srv->metrics->accepted++;
+		reply(p->req, 200, "OK", "OK\n", NULL, NULL);
+		break;
+	case CLAIM_DUPLICATE:
+		srv->metrics->duplicates++;
+		reply(p->req, 200, "OK", "OK\n", "X-Usagehook-Duplicate", "1");
+		break;
+	default:
+		status = 503;
+		srv->metrics->unavailable++;
+		reply(p->req, 503, "Service Unavailable",
+		    "database not writable; retry later\n", "Retry-After", "1");
+		break;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ms = (end.tv_sec - p->start.tv_sec) * 1e3 +
+	    (end.tv_nsec - p->start.tv_nsec) / 1e6;
+	log_info("%s %s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
+	    printable(p->cb->uri, u, sizeof u), status,
+	    creq->result == CLAIM_DUPLICATE ? " duplicate" : "",
+	    printable(p->cb->f.idempotency_token, tok, sizeof tok), ms);
+	srv->inflight--;
+	callback_free(p->cb);
+	free(p);
+}
+
+/* Build the callback record from the request; -1 when out of memory. */
+static int
+read_request(struct evhttp_request *req, const struct method *m,
+    struct callback *cb, size_t *hsize)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const char		*sig;
+	char			*peer = NULL;
+	ev_uint16_t		 port;
+	size_t			 len;
+
+	cb->received_at = now_ms();
+	if ((cb->method = strdup(m->name)) == NULL ||
+	    (cb->uri = strdup(evhttp_request_get_uri(req))) == NULL ||
+	    raw_headers(req, &cb->headers, hsize) == -1)
+		return -1;
+	len = evbuffer_get_length(in);
+	if ((cb->body = malloc(len + 1)) == NULL)
+		return -1;
+	evbuffer_copyout(in, cb->body, len);
+	cb->body[len] = '\0';
+	cb->bodylen = len;
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &peer, &port);
+	if ((cb->remote = strdup(peer != NULL ? peer : "unix")) == NULL)
+		return -1;
+	sig = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Twilio-Signature");
+	if (sig != NULL && (cb->signature = strdup(sig)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The callback path: decode, verify, validate, then claim off the loop. */
+static void
+serve_callback(struct server *srv, struct evhttp_request *req)
+{
+	const struct method	*m;
+	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	struct callback		*cb;
+	struct pending		*p;
+	const char		*err, *query, *ct;
+	char			 why[1024];
+	size_t			 hsize;
+	int			 rv;
+
+	srv->metrics->received++;
+	if ((m = find_method(evhttp_request_get_command(req))) == NULL) {
+		reply(req, 405, "Method Not Allowed", "method not allowed\n",
+		    "Allow", "GET, POST, PUT, PATCH, DELETE, HEAD");
+		return;
+	}
+	if ((cb = calloc(1, sizeof *cb)) == NULL ||
+	    read_request(req, m, cb, &hsize) == -1)
+		goto unavailable;
+	if (hsize > srv->conf->limits.max_header) {
+		srv->metrics->header_too_large++;
+		reply(req, 431, "Request Header Fields Too Large",
+		    "request headers too large\n", NULL, NULL);
+		callback_free(cb);
+		return;
+	}
+	if (m->body) {
+		ct = evhttp_find_header(hdrs, "Content-Type");
+		if (!form_content_type(ct)) {
+			snprintf(why, sizeof why, "Content-Type %s is not "
+			    "application/x-www-form-urlencoded", ct ? ct : "missing");
+			reject(srv, req, cb, REJECT_CONTENT_TYPE, why);
+			callback_free(cb);
+			return;
+		}
+		rv = form_decode(cb->body, cb->bodylen, &cb->params, &err);
+	} else {
+		query = u != NULL ? evhttp_uri_get_query(u) : NULL;
+		rv = form_decode(query ? query : "", query ? strlen(query) : 0,
+		    &cb->params, &err);
+	}
+	if (rv == -1) {
+		snprintf(why, sizeof why, "%s parameters: %s",
+		    m->body ? "body" : "query", err);
+		reject(srv, req, cb, REJECT_MALFORMED, why);
+		callback_free(cb);
+		return;
+	}
+	if ((cb->url = public_url(srv, req, cb->remote)) == NULL)
+		goto unavailable;
+	if (cb->signature == NULL || *cb->signature == '\0') {
+		snprintf(why, sizeof why, "no X-Twilio-Signature header "
+		    "(URL %s)", cb->url);
+		reject(srv, req, cb, REJECT_MISSING_SIGNATURE, why);
+		callback_free(cb);
+		return;
+	}
+	if ((rv = verify(srv, cb, m->body, why, sizeof why)) != 1) {
+		if (rv == -1)
+			goto unavailable;
+		reject(srv, req, cb, REJECT_BAD_SIGNATURE, why);
+		callback_free(cb);
+		return;
+	}
+	if ((err = callback_validate(cb)) != NULL) {
+		reject(srv, req, cb, REJECT_INVALID, err);
+		callback_free(cb);
+		return;
+	}
+
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		goto unavailable;
+	p->srv = srv;
+	p->req = req;
+	p->cb = cb;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	p->creq.kind = COMMIT_CLAIM;
+	p->creq.cb = cb;
+	p->creq.done = claim_done;
+	p->creq.arg = p;
+	srv->inflight++;
+	committer_submit(srv->committer, &p->creq);
+	return;
+
+unavailable:
+	/* Out of memory on the request path: fail this request, live on. */
+	log_warnx("out of memory serving a callback; answered 503");
+	srv->metrics->unavailable++;
+	callback_free(cb);
+	reply(req, 503, "Service Unavailable", "out of memory\n", NULL, NULL);
+}
+
+static void
+healthz_done(struct commit_req *creq, void *arg)
+{
+	struct evhttp_request	*req = arg;
+
+	if (creq->result == 0)
+		reply(req, 200, "OK", "ok\n", NULL, NULL);
+	else
+		reply(req, 503, "Service Unavailable",
+		    "database not writable\n", NULL, NULL);
+	free(creq);
+}
+
+/* Healthy means the database really takes a durable write now. */
+static void
+serve_healthz(struct server *srv, struct evhttp_request *req)
+{
+	struct commit_req	*creq;
+
+	if ((creq = calloc(1, sizeof *creq)) == NULL) {
+		reply(req, 503, "Service Unavailable", "out of memory\n",
+		    NULL, NULL);
+		return;
+	}
+	creq->kind = COMMIT_PROBE;
+	creq->done = healthz_done;
+	creq->arg = req;
+	committer_submit(srv->committer, creq);
+}
+
+static void
+serve_metrics(struct server *srv, struct evhttp_request *req)
+{
+	struct evbuffer	*buf;
+
+	if ((buf = evbuffer_new()) == NULL || metrics_write(srv->metrics,
+	    buf) == -1) {
+		if (buf != NULL)
+			evbuffer_free(buf);
+		reply(req, 503, "Service Unavailable", "out of memory\n",
+		    NULL, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+}
+
+static void
+route(struct evhttp_request *req, void *arg)
+{
+	struct server		*srv = arg;
+	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
+	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
+	size_t			 i;
+
+	if (path == NULL || *path == '\0')
+		path = "/";
+	if (strcmp(path, srv->conf->path) == 0) {
+		serve_callback(srv, req);
+		return;
+	}
+	for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		if (strcmp(path, routes[i].path) == 0) {
+			routes[i].serve(srv, req);
+			return;
+		}
+	}
+	srv->metrics->not_found++;
+	reply(req, 404, "Not Found", "not found\n", NULL, NULL);
+}
+
+/* Apply the limits of conf to evhttp. */
+static void
+apply_limits(struct server *srv)
+{
+	const struct limits	*l = &srv->conf->limits;
+
+	evhttp_set_max_body_size(srv->http, l->max_body);
+	evhttp_set_max_headers_size(srv->http,
+	    l->max_header * HEADER_HARD_FACTOR);
+	evhttp_set_timeout(srv->http, l->request_timeout);
+}
+
+struct server *
+server_new(struct event_base *base, struct config *conf,
+    struct committer *committer, struct metrics *metrics)
+{
+	struct server	*srv;
+
+	if ((srv = calloc(1, sizeof *srv)) == NULL)
+		fatal("server_new");
+	srv->base = base;
+	srv->conf = conf;
+	srv->committer = committer;
+	srv->metrics = metrics;
+	if ((srv->http = evhttp_new(base)) == NULL)
+		fatalx("evhttp_new failed");
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(srv->http, route, srv);
+	apply_limits(srv);
+	return srv;
+}
+
+/* Bind a Unix socket, replacing a stale socket file left by a crash. */
+static int
+listen_unix(struct server *srv, const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		log_warnx("listen unix:%s: path longer than %zu bytes", path,
+		    sizeof sun.sun_path - 1);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			log_warnx("listen unix:%s: exists and is not a socket; "
+			    "remove it or choose another path", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    chmod(path, 0666) == -1 || listen(fd, 1024) == -1 ||
+	    evutil_make_socket_nonblocking(fd) == -1) {
+		log_warn("listen unix:%s", path);
+		close(fd);
+		return -1;
+	}
+	if ((srv->bound = evhttp_accept_socket_with_handle(srv->http,
+	    fd)) == NULL) {
+		log_warnx("listen unix:%s: evhttp refused the socket", path);
+		close(fd);
+		return -1;
+	}
+	if ((srv->unix_path = strdup(path)) == NULL)
+		fatal("strdup");
+	return 0;
+}
+
+int
+server_listen(struct server *srv, const char *listen)
+{
+	char		 host[256];
+	const char	*colon, *h;
+	size_t		 hlen;
+	long		 port;
+	char		*end;
+
+	if (strncmp(listen, "unix:", 5) == 0)
+		return listen_unix(srv, listen + 5);
+	if ((colon = strrchr(listen, ':')) == NULL) {
+		log_warnx("listen %s: expected host:port or unix:/path", listen);
+		return -1;
+	}
+	h = listen;
+	hlen = colon - listen;
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof host) {
+		log_warnx("listen %s: host too long", listen);
+		return -1;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 0 || port > 65535 || errno != 0) {
+		log_warnx("listen %s: bad port", listen);
+		return -1;
+	}
+	if ((srv->bound = evhttp_bind_socket_with_handle(srv->http, host,
+	    (ev_uint16_t)port)) == NULL) {
+		log_warn("listen %s: cannot bind (in use, or not an address "
+		    "of this host?)", listen);
+		return -1;
+	}
+	return 0;
+}
+
+void
+server_set_config(struct server *srv, struct config *conf)
+{
+	srv->conf = conf;
+	apply_limits(srv);
+}
+
+void
+server_stop_accepting(struct server *srv)
+{
+	if (srv->bound != NULL) {
+		evhttp_del_accept_socket(srv->http, srv->bound);
+		srv->bound = NULL;
+	}
+}
+
+size_t
+server_inflight(const struct server *srv)
+{
+	return srv->inflight;
+}
+
+void
+server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	evhttp_free(srv->http);
+	if (srv->unix_path != NULL) {
+		unlink(srv->unix_path);
+		free(srv->unix_path);
+	}
+	free(srv);
+}

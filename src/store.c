@@ -1,0 +1,725 @@
+/* store.c: SQLite: schema and migrations, the claim, rejected, queries. */
+#include "config-sys.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "xmalloc.h"
+
+#define BUSY_TIMEOUT_MS	5000
+
+/* Numbered migrations, applied in order, each in its own transaction. */
+struct migration {
+	int		 version;
+	const char	*sql;
+};
+
+static const struct migration migrations[] = {
+	{ 1,
+	"CREATE TABLE callbacks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  idempotency_token TEXT NOT NULL UNIQUE,"
+	"  received_at INTEGER NOT NULL,"	/* ms since the epoch */
+	"  method TEXT,"
+	"  uri TEXT,"
+	"  url TEXT,"
+	"  headers TEXT,"
+	"  body BLOB,"
+	"  remote TEXT,"
+	"  signature TEXT,"
+	"  account_sid TEXT,"
+	"  usage_trigger_sid TEXT,"
+	"  date_fired TEXT,"
+	"  recurring TEXT,"
+	"  usage_category TEXT,"
+	"  trigger_by TEXT,"
+	"  trigger_value TEXT,"
+	"  current_value TEXT,"
+	"  usage_record_uri TEXT,"
+	"  duplicates INTEGER NOT NULL DEFAULT 0,"
+	"  last_duplicate_at INTEGER"
+	");"
+	"CREATE INDEX callbacks_received_at ON callbacks(received_at);"
+	"CREATE INDEX callbacks_category ON callbacks(usage_category, received_at);"
+	"CREATE INDEX callbacks_trigger ON callbacks(usage_trigger_sid, received_at);"
+	"CREATE TABLE rejected ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"		/* ms since the epoch */
+	"  status INTEGER,"
+	"  remote TEXT,"
+	"  method TEXT,"
+	"  uri TEXT,"
+	"  reason TEXT NOT NULL,"
+	"  detail TEXT,"
+	"  account_sid TEXT,"
+	"  idempotency_token TEXT"
+	");"
+	"CREATE INDEX rejected_at ON rejected(at);"
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  at INTEGER"
+	");" },
+};
+
+#define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
+#define SCHEMA_LATEST	(migrations[NMIGRATIONS - 1].version)
+
+/* Tables store_count may name; nothing else is ever put into SQL text. */
+static const struct {
+	const char	*table;
+	const char	*sql;
+} count_sql[] = {
+	{ "callbacks",		"SELECT count(*) FROM callbacks" },
+	{ "rejected",		"SELECT count(*) FROM rejected" },
+	{ "health",		"SELECT count(*) FROM health" },
+	{ "schema_version",	"SELECT count(*) FROM schema_version" },
+};
+
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_CLAIM,
+	ST_DUPLICATE,
+	ST_REJECT,
+	ST_REJECT_TRIM,
+	ST_PROBE,
+	ST_DUPLICATES_OF,
+	ST_MAX
+};
+
+/* Prepared once in store_open and reused: the claim is the hot path. */
+static const char *const stmt_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_CLAIM] =
+	    "INSERT INTO callbacks (idempotency_token, received_at, method,"
+	    " uri, url, headers, body, remote, signature, account_sid,"
+	    " usage_trigger_sid, date_fired, recurring, usage_category,"
+	    " trigger_by, trigger_value, current_value, usage_record_uri)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?17, ?18)"
+	    " ON CONFLICT (idempotency_token) DO NOTHING",
+	[ST_DUPLICATE] =
+	    "UPDATE callbacks SET duplicates = duplicates + 1,"
+	    " last_duplicate_at = ?1 WHERE idempotency_token = ?2",
+	[ST_REJECT] =
+	    "INSERT INTO rejected (at, status, remote, method, uri, reason,"
+	    " detail, account_sid, idempotency_token)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_REJECT_TRIM] = "DELETE FROM rejected WHERE id <= ?1",
+	[ST_PROBE] = "INSERT OR REPLACE INTO health (id, at) VALUES (1, ?1)",
+	[ST_DUPLICATES_OF] =
+	    "SELECT duplicates FROM callbacks WHERE idempotency_token = ?1",
+};
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	int		 readonly;
+	int		 version;	/* schema version of the database */
+	int		 txn;		/* store_begin succeeded, not yet ended */
+	sqlite3_stmt	*st[ST_MAX];
+	char		 err[512];
+};
+
+/* Milliseconds since the epoch. */
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What the operator can do about a failed open or start-up step. */
+static const char *
+open_hint(int rc, int readonly)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CANTOPEN:
+		if (readonly)
+			return " (does the file exist, and are it and its "
+			    "directory readable by this user?)";
+		return " (is the directory there and writable by this user? "
+		    "SQLite also creates the -wal and -shm files beside it)";
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return " (are the file, its -wal and -shm files and the "
+		    "directory writable by this user?)";
+	case SQLITE_NOTADB:
+		return " (is this an SQLite database? check the database "
+		    "setting)";
+	case SQLITE_CORRUPT:
+		return " (the file is damaged: restore it from a backup)";
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return " (another process held a lock for more than 5 s; "
+		    "is a long transaction or backup running?)";
+	case SQLITE_FULL:
+		return " (the filesystem is full)";
+	case SQLITE_IOERR:
+		return " (I/O error: check the disk and the kernel log)";
+	case SQLITE_NOMEM:
+		return " (out of memory)";
+	default:
+		return "";
+	}
+}
+
+/* Set an allocated *err: "cannot open database PATH: WHAT: sqlite (hint)". */
+static void
+open_error(char **err, const char *path, const char *what, sqlite3 *db,
+    int rc, int readonly)
+{
+	const char	*msg;
+
+	msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	if (err == NULL)
+		return;
+	xasprintf(err, "cannot open database %s: %s%s%s%s", path,
+	    what != NULL ? what : "", what != NULL ? ": " : "", msg,
+	    open_hint(rc, readonly));
+}
+
+/* Keep a message for store_errmsg. */
+static void __attribute__((format(printf, 2, 3)))
+set_err(struct store *s, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+}
+
+/* Keep SQLite's message for the last failure, prefixed with what we did. */
+static void
+set_dberr(struct store *s, const char *what)
+{
+	set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Step a statement that returns no row, reset it; 0/-1 with s->err set. */
+static int
+run(struct store *s, enum stmt which, const char *what)
+{
+	sqlite3_stmt	*st = s->st[which];
+	int		 rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		set_dberr(s, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : -1;
+}
+
+/* Bind a string or NULL as text; SQLITE_STATIC: we reset before returning. */
+static int
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Run one SQL text with no result rows during start-up; 0 or an SQLite rc. */
+static int
+exec_sql(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Run a one-value query; the integer in *out (0 when NULL). 0 or rc. */
+static int
+query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*out = 0;
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The version recorded in schema_version, 0 when the table is absent. */
+static int
+read_version(sqlite3 *db, int *version)
+{
+	int64_t	n;
+	int	rc;
+
+	*version = 0;
+	rc = query_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name = 'schema_version'", &n);
+	if (rc != SQLITE_OK || n == 0)
+		return rc;
+	rc = query_int(db, "SELECT coalesce(max(version), 0)"
+	    " FROM schema_version", &n);
+	if (rc == SQLITE_OK)
+		*version = n > INT32_MAX ? INT32_MAX : (int)n;
+	return rc;
+}
+
+/* Message for a database written by a newer release; allocated. */
+static void
+newer_error(char **err, const char *path, int version)
+{
+	if (err != NULL)
+		xasprintf(err, "%s: database schema version %d is newer than "
+		    "this usagehookd supports (%d); run the newer release or "
+		    "restore a matching backup", path, version, SCHEMA_LATEST);
+}
+
+/*
+ * Apply every migration newer than the database, each in one transaction.
+ * The version is read again under the write lock so that two processes
+ * starting together do not both apply the same step.
+ */
+static int
+migrate(struct store *s, char **err)
+{
+	size_t		 i;
+	int		 rc, version;
+	sqlite3_stmt	*st;
+
+	for (i = 0; i < NMIGRATIONS; i++) {
+		if (migrations[i].version <= s->version)
+			continue;
+		if ((rc = exec_sql(s->db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+			open_error(err, s->path, "starting a migration",
+			    s->db, rc, 0);
+			return -1;
+		}
+		rc = exec_sql(s->db, "CREATE TABLE IF NOT EXISTS schema_version"
+		    " (version INTEGER PRIMARY KEY,"
+		    " applied_at INTEGER NOT NULL)");
+		if (rc == SQLITE_OK)
+			rc = read_version(s->db, &version);
+		if (rc != SQLITE_OK)
+			goto fail;
+		s->version = version;
+		if (version > SCHEMA_LATEST) {
+			exec_sql(s->db, "ROLLBACK");
+			newer_error(err, s->path, version);
+			return -1;
+		}
+		if (version >= migrations[i].version) {
+			/* Another process applied it meanwhile. */
+			if ((rc = exec_sql(s->db, "COMMIT")) != SQLITE_OK)
+				goto fail;
+			continue;
+		}
+		if ((rc = exec_sql(s->db, migrations[i].sql)) != SQLITE_OK)
+			goto fail;
+		rc = sqlite3_prepare_v2(s->db, "INSERT INTO schema_version"
+		    " (version, applied_at) VALUES (?1, ?2)", -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_int(st, 1, migrations[i].version);
+		sqlite3_bind_int64(st, 2, now_ms());
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			goto fail;
+		if ((rc = exec_sql(s->db, "COMMIT")) != SQLITE_OK)
+			goto fail;
+		s->version = migrations[i].version;
+	}
+	return 0;
+
+fail:
+	if (err != NULL) {
+		xasprintf(err, "cannot open database %s: schema migration to "
+		    "version %d failed: %s%s", s->path, migrations[i].version,
+		    sqlite3_errmsg(s->db), open_hint(rc, 0));
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		exec_sql(s->db, "ROLLBACK");
+	return -1;
+}
+
+/* Switch to WAL and insist on it: readers must not block the commits. */
+static int
+set_wal(struct store *s, char **err)
+{
+	sqlite3_stmt	*st;
+	const char	*mode;
+	char		 got[32];
+	int		 rc;
+
+	rc = sqlite3_prepare_v2(s->db, s->readonly ? "PRAGMA journal_mode" :
+	    "PRAGMA journal_mode = WAL", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		mode = (const char *)sqlite3_column_text(st, 0);
+		snprintf(got, sizeof got, "%s", mode != NULL ? mode : "");
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		open_error(err, s->path, s->readonly ? "reading the journal mode" :
+		    "setting WAL mode", s->db, rc,
+		    s->readonly);
+		return -1;
+	}
+	/* A read-only connection cannot change the mode; it reads either. */
+	if (s->readonly || strcasecmp(got, "wal") == 0)
+		return 0;
+	/* An in-memory database (tests) has no file to keep a WAL beside. */
+	if (strcasecmp(got, "memory") == 0 && strcmp(s->path, ":memory:") == 0)
+		return 0;
+	if (err != NULL)
+		xasprintf(err, "cannot open database %s: journal_mode stayed "
+		    "\"%s\" instead of \"wal\" (WAL needs a local filesystem "
+		    "with shared memory; network filesystems do not work)",
+		    s->path, got);
+	return -1;
+}
+
+struct store *
+store_open(const char *path, int readonly, char **err)
+{
+	struct store	*s;
+	int		 flags, rc;
+	size_t		 i;
+
+	if (err != NULL)
+		*err = NULL;
+	s = xcalloc(1, sizeof *s);
+	s->path = xstrdup(path);
+	s->readonly = readonly;
+
+	flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if ((rc = sqlite3_open_v2(path, &s->db, flags, NULL)) != SQLITE_OK) {
+		open_error(err, path, NULL, s->db, rc, readonly);
+		goto bad;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+
+	if (set_wal(s, err) == -1)
+		goto bad;
+	rc = exec_sql(s->db, "PRAGMA synchronous = FULL");
+	if (rc == SQLITE_OK)
+		rc = exec_sql(s->db, "PRAGMA foreign_keys = ON");
+	if (rc != SQLITE_OK) {
+		open_error(err, path, "setting pragmas", s->db, rc, readonly);
+		goto bad;
+	}
+
+	if ((rc = read_version(s->db, &s->version)) != SQLITE_OK) {
+		open_error(err, path, "reading the schema version", s->db, rc,
+		    readonly);
+		goto bad;
+	}
+	if (s->version > SCHEMA_LATEST) {
+		newer_error(err, path, s->version);
+		goto bad;
+	}
+	if (!readonly) {
+		if (migrate(s, err) == -1)
+			goto bad;
+	} else if (s->version < SCHEMA_LATEST) {
+		if (err != NULL)
+			xasprintf(err, "cannot open database %s read-only: it "
+			    "has schema version %d, this release needs %d "
+			    "(start usagehookd once to create or migrate it)",
+			    path, s->version, SCHEMA_LATEST);
+		goto bad;
+	}
+
+	for (i = 0; i < ST_MAX; i++) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			open_error(err, path, "preparing statements", s->db,
+			    rc, readonly);
+			goto bad;
+		}
+	}
+	return s;
+
+bad:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	/* Closing rolls back an open transaction. */
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+const char *
+store_errmsg(struct store *s)
+{
+	if (s == NULL)
+		return "no database";
+	return s->err[0] != '\0' ? s->err : "no error";
+}
+
+int
+store_schema_version(struct store *s)
+{
+	return s->version;
+}
+
+int
+store_schema_latest(void)
+{
+	return SCHEMA_LATEST;
+}
+
+int
+store_begin(struct store *s)
+{
+	if (run(s, ST_BEGIN, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	s->txn = 1;
+	return 0;
+}
+
+int
+store_commit(struct store *s)
+{
+	int	r;
+
+	if (s->txn && sqlite3_get_autocommit(s->db)) {
+		s->txn = 0;
+		set_err(s, "COMMIT: the transaction was already rolled back "
+		    "by an earlier error");
+		return -1;
+	}
+	r = run(s, ST_COMMIT, "COMMIT");
+	/* A failed COMMIT may leave the transaction open for ROLLBACK. */
+	s->txn = !sqlite3_get_autocommit(s->db);
+	return r;
+}
+
+int
+store_rollback(struct store *s)
+{
+	s->txn = 0;
+	/* SQLite may already have rolled back after an I/O or full error. */
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return run(s, ST_ROLLBACK, "ROLLBACK");
+}
+
+/*
+ * Writes inside a transaction that SQLite rolled back on an earlier error
+ * would silently autocommit one by one; refuse them instead.
+ */
+static int
+txn_lost(struct store *s)
+{
+	if (s->txn && sqlite3_get_autocommit(s->db)) {
+		set_err(s, "the transaction was rolled back by an earlier "
+		    "error");
+		return 1;
+	}
+	return 0;
+}
+
+enum claim
+store_claim(struct store *s, const struct callback *cb)
+{
+	sqlite3_stmt		*st = s->st[ST_CLAIM];
+	const struct usage_fields *f = &cb->f;
+	int64_t			 at;
+	int			 rc;
+
+	if (f->idempotency_token == NULL || *f->idempotency_token == '\0') {
+		set_err(s, "claim: the callback has no IdempotencyToken");
+		return CLAIM_ERROR;
+	}
+	if (txn_lost(s))
+		return CLAIM_ERROR;
+	at = cb->received_at > 0 ? cb->received_at : now_ms();
+
+	rc = bind_text(st, 1, f->idempotency_token);
+	rc |= sqlite3_bind_int64(st, 2, at);
+	rc |= bind_text(st, 3, cb->method);
+	rc |= bind_text(st, 4, cb->uri);
+	rc |= bind_text(st, 5, cb->url);
+	rc |= bind_text(st, 6, cb->headers);
+	if (cb->body != NULL)
+		rc |= sqlite3_bind_blob64(st, 7, cb->body, cb->bodylen,
+		    SQLITE_STATIC);
+	else
+		rc |= sqlite3_bind_null(st, 7);
+	rc |= bind_text(st, 8, cb->remote);
+	rc |= bind_text(st, 9, cb->signature);
+	rc |= bind_text(st, 10, f->account_sid);
+	rc |= bind_text(st, 11, f->usage_trigger_sid);
+	rc |= bind_text(st, 12, f->date_fired);
+	rc |= bind_text(st, 13, f->recurring);
+	rc |= bind_text(st, 14, f->usage_category);
+	rc |= bind_text(st, 15, f->trigger_by);
+	rc |= bind_text(st, 16, f->trigger_value);
+	rc |= bind_text(st, 17, f->current_value);
+	rc |= bind_text(st, 18, f->usage_record_uri);
+	if (rc != SQLITE_OK) {
+		set_dberr(s, "claim: binding");
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return CLAIM_ERROR;
+	}
+	if (run(s, ST_CLAIM, "claim") == -1)
+		return CLAIM_ERROR;
+	if (sqlite3_changes(s->db) == 1)
+		return CLAIM_NEW;
+
+	st = s->st[ST_DUPLICATE];
+	sqlite3_bind_int64(st, 1, now_ms());
+	bind_text(st, 2, f->idempotency_token);
+	if (run(s, ST_DUPLICATE, "counting a duplicate") == -1)
+		return CLAIM_ERROR;
+	return CLAIM_DUPLICATE;
+}
+
+/* Begin our own transaction when the caller has none; *own says so. */
+static int
+begin_own(struct store *s, int *own)
+{
+	*own = 0;
+	if (txn_lost(s))
+		return -1;
+	if (!sqlite3_get_autocommit(s->db))
+		return 0;
+	if (run(s, ST_BEGIN, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	*own = 1;
+	return 0;
+}
+
+/* End a transaction begin_own started: commit on success, else roll back. */
+static int
+end_own(struct store *s, int own, int r)
+{
+	if (!own)
+		return r;
+	if (r == 0 && run(s, ST_COMMIT, "COMMIT") == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(s->db))
+		(void)run(s, ST_ROLLBACK, "ROLLBACK");
+	return -1;
+}
+
+int
+store_reject(struct store *s, const struct rejection *r)
+{
+	sqlite3_stmt	*st = s->st[ST_REJECT];
+	sqlite3_int64	 cut;
+	int		 own, rv = -1;
+
+	if (begin_own(s, &own) == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, r->at > 0 ? r->at : now_ms());
+	sqlite3_bind_int(st, 2, r->status);
+	bind_text(st, 3, r->remote);
+	bind_text(st, 4, r->method);
+	bind_text(st, 5, r->uri);
+	bind_text(st, 6, r->reason != NULL ? r->reason : "unknown");
+	bind_text(st, 7, r->detail);
+	bind_text(st, 8, r->account_sid);
+	bind_text(st, 9, r->idempotency_token);
+	if (run(s, ST_REJECT, "recording a rejection") == -1)
+		goto out;
+	/* Ids only grow, so the newest CAP rows are those above this cut. */
+	cut = sqlite3_last_insert_rowid(s->db) - STORE_REJECTED_CAP;
+	if (cut > 0) {
+		sqlite3_bind_int64(s->st[ST_REJECT_TRIM], 1, cut);
+		if (run(s, ST_REJECT_TRIM, "trimming rejected") == -1)
+			goto out;
+	}
+	rv = 0;
+out:
+	return end_own(s, own, rv);
+}
+
+int
+store_probe(struct store *s)
+{
+	int	own, rv;
+
+	if (begin_own(s, &own) == -1)
+		return -1;
+	sqlite3_bind_int64(s->st[ST_PROBE], 1, now_ms());
+	rv = run(s, ST_PROBE, "health probe");
+	return end_own(s, own, rv);
+}
+
+int64_t
+store_count(struct store *s, const char *table)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof count_sql / sizeof count_sql[0]; i++)
+		if (strcmp(count_sql[i].table, table) == 0)
+			break;
+	if (i == sizeof count_sql / sizeof count_sql[0]) {
+		set_err(s, "count: no table named \"%s\"", table);
+		return -1;
+	}
+	rc = sqlite3_prepare_v2(s->db, count_sql[i].sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		set_dberr(s, "count");
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		set_dberr(s, "count");
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+store_duplicates(struct store *s, const char *token)
+{
+	sqlite3_stmt	*st = s->st[ST_DUPLICATES_OF];
+	int		 n = -1, rc;
+
+	bind_text(st, 1, token);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	else if (rc != SQLITE_DONE)
+		set_dberr(s, "reading duplicates");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}

@@ -1,0 +1,217 @@
+/* usagehookd.c: the daemon: parse arguments, start the parts, run the loop. */
+#include "config-sys.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "commit.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+
+#define DRAIN_SECONDS	10
+
+struct daemon {
+	const char		*config_file;
+	struct config		*conf;
+	struct event_base	*base;
+	struct store		*store;
+	struct committer	*committer;
+	struct server		*server;
+	struct metrics		 metrics;
+	struct event		*drain_timer;
+	struct timeval		 drain_deadline;
+	int			 draining;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: usagehookd [-v] [-c config] [-n | --check-config]\n"
+	    "  -c, --config FILE    configuration file (default %s)\n"
+	    "  -n, --check-config   check the configuration and exit\n"
+	    "  -v, --verbose        log debug messages\n", DEFAULT_CONFIG);
+}
+
+static void
+commit_stats(size_t n, double seconds, void *arg)
+{
+	metrics_commit(arg, n, seconds);
+}
+
+/* Re-read the configuration; a bad file is refused, the old one stays. */
+static void
+reload(struct daemon *d)
+{
+	struct config	*conf;
+	char		*errs = NULL, *line, *save;
+	size_t		 len = 0;
+	FILE		*f;
+
+	log_info("SIGHUP: reloading %s", d->config_file);
+	if ((f = open_memstream(&errs, &len)) == NULL) {
+		log_warn("reload: open_memstream");
+		return;
+	}
+	conf = config_load(d->config_file, f);
+	fclose(f);
+	if (conf == NULL) {
+		for (line = strtok_r(errs, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("%s", line);
+		log_warnx("reload refused: keeping the running configuration");
+		free(errs);
+		return;
+	}
+	free(errs);
+	if (strcmp(conf->listen, d->conf->listen) != 0)
+		log_warnx("reload: listen changed to %s; restart to apply",
+		    conf->listen);
+	if (strcmp(conf->database, d->conf->database) != 0)
+		log_warnx("reload: database changed to %s; restart to apply",
+		    conf->database);
+	server_set_config(d->server, conf);
+	config_free(d->conf);
+	d->conf = conf;
+	log_info("reloaded %s", d->config_file);
+}
+
+/* While draining: leave once every request read has been answered. */
+static void
+drain_check(evutil_socket_t fd, short events, void *arg)
+{
+	struct daemon	*d = arg;
+	struct timeval	 now, tick = { 0, 20000 };
+
+	event_base_gettimeofday_cached(d->base, &now);
+	if ((server_inflight(d->server) == 0 &&
+	    committer_pending(d->committer) == 0) ||
+	    evutil_timercmp(&now, &d->drain_deadline, >)) {
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	evtimer_add(d->drain_timer, &tick);
+}
+
+static void
+on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	struct daemon	*d = arg;
+	struct timeval	 limit = { DRAIN_SECONDS, 0 };
+
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	if (d->draining)
+		return;
+	log_info("%s: draining: no new connections, finishing requests "
+	    "in flight", strsignal(sig));
+	d->draining = 1;
+	server_stop_accepting(d->server);
+	event_base_gettimeofday_cached(d->base, &d->drain_deadline);
+	evutil_timeradd(&d->drain_deadline, &limit, &d->drain_deadline);
+	if ((d->drain_timer = evtimer_new(d->base, drain_check, d)) == NULL)
+		fatalx("evtimer_new failed");
+	drain_check(-1, 0, d);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config",		required_argument,	NULL, 'c' },
+		{ "check-config",	no_argument,		NULL, 'n' },
+		{ "verbose",		no_argument,		NULL, 'v' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event	*sigev[sizeof signals / sizeof signals[0]];
+	struct daemon	 d;
+	char		*err;
+	size_t		 i;
+	int		 ch, check = 0, verbose = 0;
+
+	memset(&d, 0, sizeof d);
+	d.config_file = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			d.config_file = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("usagehookd", verbose);
+
+	if ((d.conf = config_load(d.config_file, stderr)) == NULL) {
+		fprintf(stderr, "usagehookd: %s: configuration refused\n",
+		    d.config_file);
+		return 1;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		config_free(d.conf);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1)
+		fatalx("libevent has no pthreads support");
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((d.store = store_open(d.conf->database, 0, &err)) == NULL)
+		fatalx("%s", err);
+	d.committer = committer_new(d.base, d.store, commit_stats, &d.metrics);
+	d.server = server_new(d.base, d.conf, d.committer, &d.metrics);
+	if (server_listen(d.server, d.conf->listen) == -1)
+		fatalx("cannot listen on %s (key 'listen' in %s)",
+		    d.conf->listen, d.config_file);
+	for (i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+		sigev[i] = evsignal_new(d.base, signals[i], on_signal, &d);
+		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
+			fatalx("cannot install signal handlers");
+	}
+	log_info("listening on %s; callbacks on %s%s; database %s",
+	    d.conf->listen, d.conf->public_url ? d.conf->public_url : "",
+	    d.conf->path, d.conf->database);
+
+	event_base_dispatch(d.base);
+
+	server_free(d.server);
+	committer_free(d.committer);
+	store_close(d.store);
+	for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
+		event_free(sigev[i]);
+	if (d.drain_timer != NULL)
+		event_free(d.drain_timer);
+	event_base_free(d.base);
+	config_free(d.conf);
+	log_info("stopped");
+	return 0;
+}
