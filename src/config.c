@@ -1,0 +1,1236 @@
+/* config.c: the YAML configuration file, parsed and validated. */
+#include "config-sys.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define CONFIG_FILE_MAX	(1024 * 1024)	/* larger is not a config file */
+#define TOKEN_FILE_MAX	4096		/* an auth token is 32 characters */
+#define SHOW_MAX	80		/* longest value echoed in a message */
+#define KEYWORDS_MAX	32		/* keys per mapping: bits of a mask */
+
+#define DEFAULT_LISTEN		"127.0.0.1:8080"
+#define DEFAULT_PATH		"/twilio/usage"
+#define DEFAULT_MAX_BODY	(64 * 1024)
+#define DEFAULT_MAX_HEADER	(8 * 1024)
+#define DEFAULT_TIMEOUT		10
+#define DEFAULT_MAX_CONN	1024
+#define DEFAULT_KEEP_CALLBACKS	(400 * 86400LL)
+#define DEFAULT_KEEP_REJECTED	(30 * 86400LL)
+
+/* One parse of one file: where messages go and how many there were. */
+struct parse {
+	const char	*file;		/* as given, for messages */
+	char		*dir;		/* absolute directory of file */
+	FILE		*errs;
+	int		 nerrors;
+	yaml_document_t	*doc;
+	char		 show[4][SHOW_MAX * 4 + 8];
+	int		 nshow;
+};
+
+/* A value with a unit: "64KiB" or "10s". */
+struct unit {
+	const char	*suffix;
+	uint64_t	 mult;
+};
+
+enum number_kind {
+	NUM_SIZE,
+	NUM_DURATION,
+	NUM_COUNT,
+};
+
+enum number_store {
+	STORE_SIZE,		/* size_t */
+	STORE_INT,		/* int */
+	STORE_INT64,		/* int64_t */
+};
+
+/* A numeric key of limits or retention: how to parse, check and store it. */
+struct number {
+	enum number_kind	 kind;
+	enum number_store	 store;
+	size_t			 offset;
+	int64_t			 min;
+	int64_t			 max;
+	const char		*range;		/* min..max as the operator writes it */
+};
+
+/* One key a mapping may hold and what to do with its value. */
+struct keyword {
+	const char	*name;
+	void		(*handler)(struct parse *, const struct keyword *,
+			    yaml_node_t *, yaml_node_t *, void *);
+	int		 required;
+	int		 flags;
+	const struct number *num;
+};
+
+#define KW_SECONDARY	0x01	/* the rotating token, not the primary */
+
+/* Per-account state while its mapping is read. */
+struct account_parse {
+	struct account	*a;
+	yaml_node_t	*sid;		/* value node of a valid sid */
+	yaml_node_t	*primary;	/* key node: auth_token_file or _env */
+	yaml_node_t	*secondary;	/* key node: secondary_token_* */
+};
+
+static void	kw_listen(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_public_url(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_path(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_database(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_trusted_proxies(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_accounts(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_limits(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_retention(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_number(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_sid(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_token_file(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_token_env(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+
+static const struct unit size_units[] = {
+	{ "",		1 },
+	{ "B",		1 },
+	{ "K",		1024 },
+	{ "KB",		1024 },
+	{ "KiB",	1024 },
+	{ "M",		1024 * 1024 },
+	{ "MB",		1024 * 1024 },
+	{ "MiB",	1024 * 1024 },
+	{ NULL,		0 }
+};
+
+static const struct unit duration_units[] = {
+	{ "",		1 },
+	{ "s",		1 },
+	{ "m",		60 },
+	{ "h",		3600 },
+	{ "d",		86400 },
+	{ NULL,		0 }
+};
+
+static const struct number num_max_body = {
+	NUM_SIZE, STORE_SIZE, offsetof(struct limits, max_body),
+	1024, 64 * 1024 * 1024, "1KiB..64MiB"
+};
+static const struct number num_max_header = {
+	NUM_SIZE, STORE_SIZE, offsetof(struct limits, max_header),
+	1024, 1024 * 1024, "1KiB..1MiB"
+};
+static const struct number num_request_timeout = {
+	NUM_DURATION, STORE_INT, offsetof(struct limits, request_timeout),
+	1, 3600, "1s..1h"
+};
+static const struct number num_max_connections = {
+	NUM_COUNT, STORE_INT, offsetof(struct limits, max_connections),
+	1, 1000000, "1..1000000"
+};
+static const struct number num_keep_callbacks = {
+	NUM_DURATION, STORE_INT64, offsetof(struct retention, callbacks),
+	3600, 36500 * 86400LL, "1h..36500d"
+};
+static const struct number num_keep_rejected = {
+	NUM_DURATION, STORE_INT64, offsetof(struct retention, rejected),
+	3600, 36500 * 86400LL, "1h..36500d"
+};
+
+static const struct keyword top_keys[] = {
+	{ "listen",		kw_listen,		0, 0, NULL },
+	{ "public_url",		kw_public_url,		0, 0, NULL },
+	{ "path",		kw_path,		0, 0, NULL },
+	{ "database",		kw_database,		1, 0, NULL },
+	{ "trusted_proxies",	kw_trusted_proxies,	0, 0, NULL },
+	{ "accounts",		kw_accounts,		1, 0, NULL },
+	{ "limits",		kw_limits,		0, 0, NULL },
+	{ "retention",		kw_retention,		0, 0, NULL },
+	{ NULL,			NULL,			0, 0, NULL }
+};
+
+static const struct keyword account_keys[] = {
+	{ "sid",		kw_sid,		1, 0,		NULL },
+	{ "auth_token_file",	kw_token_file,	0, 0,		NULL },
+	{ "auth_token_env",	kw_token_env,	0, 0,		NULL },
+	{ "secondary_token_file", kw_token_file, 0, KW_SECONDARY, NULL },
+	{ "secondary_token_env", kw_token_env,	0, KW_SECONDARY, NULL },
+	{ NULL,			NULL,		0, 0,		NULL }
+};
+
+static const struct keyword limit_keys[] = {
+	{ "max_body",		kw_number, 0, 0, &num_max_body },
+	{ "max_header",		kw_number, 0, 0, &num_max_header },
+	{ "request_timeout",	kw_number, 0, 0, &num_request_timeout },
+	{ "max_connections",	kw_number, 0, 0, &num_max_connections },
+	{ NULL,			NULL,	   0, 0, NULL }
+};
+
+static const struct keyword retention_keys[] = {
+	{ "callbacks",		kw_number, 0, 0, &num_keep_callbacks },
+	{ "rejected",		kw_number, 0, 0, &num_keep_rejected },
+	{ NULL,			NULL,	   0, 0, NULL }
+};
+
+/* One "file:line:col: message" line; marks are 0-based, operators count from 1. */
+static void __attribute__((format(printf, 3, 4)))
+perr(struct parse *p, yaml_mark_t mark, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(p->errs, "%s:%zu:%zu: ", p->file, mark.line + 1,
+	    mark.column + 1);
+	va_start(ap, fmt);
+	vfprintf(p->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errs);
+	p->nerrors++;
+}
+
+/* A value fit to echo on one line: control bytes escaped, long ones cut. */
+static const char *
+show(struct parse *p, const char *s)
+{
+	char		*buf = p->show[p->nshow++ % 4];
+	size_t		 i, n = 0;
+	unsigned char	 c;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i == SHOW_MAX) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			n += (size_t)sprintf(buf + n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* YAML's null: an empty plain scalar, "~" or "null". */
+static int
+is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	size_t	i;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	for (i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+		if (strcmp((const char *)n->data.scalar.value, nulls[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *
+node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a sequence";
+	default:
+		return is_null(n) ? "null" : "a string";
+	}
+}
+
+/* The text of a key node; keys are checked to be scalars before use. */
+static const char *
+key_name(const yaml_node_t *k)
+{
+	return (const char *)k->data.scalar.value;
+}
+
+/* The string value of a node, or NULL after saying why it is not one. */
+static const char *
+scalar(struct parse *p, const char *name, yaml_node_t *v)
+{
+	const char	*s;
+
+	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		perr(p, v->start_mark, "%s: expected a string, got %s",
+		    name, node_kind(v));
+		return NULL;
+	}
+	s = (const char *)v->data.scalar.value;
+	if (strlen(s) != v->data.scalar.length) {
+		perr(p, v->start_mark, "%s: contains a NUL character", name);
+		return NULL;
+	}
+	if (*s == '\0') {
+		perr(p, v->start_mark, "%s: must not be empty", name);
+		return NULL;
+	}
+	return s;
+}
+
+/* Walk a mapping against a table of keywords; every problem is reported. */
+static void
+parse_mapping(struct parse *p, yaml_node_t *node, const char *where,
+    const struct keyword *table, void *arg)
+{
+	yaml_node_pair_t	*pair, *prev;
+	yaml_node_t		*k, *v, *pk;
+	const struct keyword	*kw;
+	uint32_t		 seen = 0;
+	char			 expect[512];
+	size_t			 i;
+
+	if (node->type != YAML_MAPPING_NODE) {
+		perr(p, node->start_mark, "%s: expected a mapping, got %s",
+		    where, node_kind(node));
+		return;
+	}
+	for (pair = node->data.mapping.pairs.start;
+	    pair < node->data.mapping.pairs.top; pair++) {
+		k = yaml_document_get_node(p->doc, pair->key);
+		v = yaml_document_get_node(p->doc, pair->value);
+		if (k->type != YAML_SCALAR_NODE) {
+			perr(p, k->start_mark, "keys must be strings, got %s",
+			    node_kind(k));
+			continue;
+		}
+		for (prev = node->data.mapping.pairs.start; prev < pair;
+		    prev++) {
+			pk = yaml_document_get_node(p->doc, prev->key);
+			if (pk->type == YAML_SCALAR_NODE &&
+			    strcmp(key_name(pk), key_name(k)) == 0)
+				break;
+		}
+		if (prev < pair) {
+			perr(p, k->start_mark, "duplicate key '%s' (first at "
+			    "line %zu)", show(p, key_name(k)),
+			    pk->start_mark.line + 1);
+			continue;
+		}
+		for (kw = table; kw->name != NULL; kw++)
+			if (strcmp(kw->name, key_name(k)) == 0)
+				break;
+		if (kw->name == NULL) {
+			expect[0] = '\0';
+			for (kw = table; kw->name != NULL; kw++) {
+				if (kw != table)
+					strncat(expect, ", ", sizeof expect -
+					    strlen(expect) - 1);
+				strncat(expect, kw->name, sizeof expect -
+				    strlen(expect) - 1);
+			}
+			perr(p, k->start_mark, "unknown key '%s'%s%s; expected "
+			    "one of: %s", show(p, key_name(k)),
+			    where ? " in " : "", where ? where : "", expect);
+			continue;
+		}
+		seen |= UINT32_C(1) << (kw - table);
+		kw->handler(p, kw, k, v, arg);
+	}
+	for (i = 0; table[i].name != NULL; i++) {
+		if (table[i].required && !(seen & (UINT32_C(1) << i)))
+			perr(p, node->start_mark, "%s%smissing required key "
+			    "'%s'", where ? where : "", where ? ": " : "",
+			    table[i].name);
+	}
+}
+
+/* An allocated absolute path: relative ones are taken from the config's directory. */
+static char *
+resolve_path(struct parse *p, const char *rel)
+{
+	char	*base, *slash, *out;
+
+	if (rel[0] == '/')
+		return xstrdup(rel);
+	/* The directory is a realpath, so leading ".." can be folded safely. */
+	base = xstrdup(p->dir);
+	for (;;) {
+		if (strcmp(rel, ".") == 0)
+			rel += 1;
+		else if (strncmp(rel, "./", 2) == 0)
+			rel += 2;
+		else if (strcmp(rel, "..") == 0 || strncmp(rel, "../", 3) == 0) {
+			rel += rel[2] == '/' ? 3 : 2;
+			if ((slash = strrchr(base, '/')) != NULL)
+				slash[slash == base ? 1 : 0] = '\0';
+		} else
+			break;
+		while (*rel == '/')
+			rel++;
+	}
+	if (*rel == '\0')
+		out = base;
+	else {
+		xasprintf(&out, "%s%s%s", base,
+		    strcmp(base, "/") == 0 ? "" : "/", rel);
+		free(base);
+	}
+	return out;
+}
+
+/* The leading digits of s; -1 when there are none or they overflow. */
+static int
+parse_digits(const char *s, uint64_t *v, const char **end)
+{
+	uint64_t	n = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*v = n;
+	*end = s;
+	return 0;
+}
+
+/* Digits and a unit from a table, multiplied out without overflow. */
+static int
+parse_unit(const char *s, const struct unit *units, uint64_t limit,
+    uint64_t *v)
+{
+	const struct unit	*u;
+	const char		*end;
+	uint64_t		 n;
+
+	if (s == NULL || parse_digits(s, &n, &end) == -1)
+		return -1;
+	for (u = units; u->suffix != NULL; u++)
+		if (strcmp(end, u->suffix) == 0)
+			break;
+	if (u->suffix == NULL || n > limit / u->mult)
+		return -1;
+	*v = n * u->mult;
+	return 0;
+}
+
+/* "64KiB" -> bytes; K, KB and KiB are all 1024. */
+int
+config_parse_size(const char *s, size_t *bytes)
+{
+	uint64_t	v;
+
+	if (parse_unit(s, size_units, SIZE_MAX, &v) == -1)
+		return -1;
+	*bytes = (size_t)v;
+	return 0;
+}
+
+/* "10s", "5m", "2h", "400d" or plain seconds. */
+int
+config_parse_duration(const char *s, int64_t *seconds)
+{
+	uint64_t	v;
+
+	if (parse_unit(s, duration_units, INT64_MAX, &v) == -1)
+		return -1;
+	*seconds = (int64_t)v;
+	return 0;
+}
+
+/* A limits or retention number: parsed by kind, range-checked, stored. */
+static void
+kw_number(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	const struct number	*num = kw->num;
+	const char		*s, *end;
+	uint64_t		 u;
+	size_t			 sz;
+	int64_t			 d;
+	char			*field = (char *)arg + num->offset;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	switch (num->kind) {
+	case NUM_SIZE:
+		if (config_parse_size(s, &sz) == -1) {
+			perr(p, v->start_mark, "%s: '%s' is not a size (digits "
+			    "with an optional B, K, KB, KiB, M, MB or MiB)",
+			    kw->name, show(p, s));
+			return;
+		}
+		u = sz;
+		break;
+	case NUM_DURATION:
+		if (config_parse_duration(s, &d) == -1) {
+			perr(p, v->start_mark, "%s: '%s' is not a duration "
+			    "(digits with an optional s, m, h or d)",
+			    kw->name, show(p, s));
+			return;
+		}
+		u = (uint64_t)d;
+		break;
+	case NUM_COUNT:
+	default:
+		if (parse_digits(s, &u, &end) == -1 || *end != '\0') {
+			perr(p, v->start_mark, "%s: '%s' is not a whole number",
+			    kw->name, show(p, s));
+			return;
+		}
+		break;
+	}
+	if (u < (uint64_t)num->min || u > (uint64_t)num->max) {
+		perr(p, v->start_mark, "%s: '%s' is out of range (%s)",
+		    kw->name, show(p, s), num->range);
+		return;
+	}
+	switch (num->store) {
+	case STORE_SIZE:
+		*(size_t *)(void *)field = (size_t)u;
+		break;
+	case STORE_INT:
+		*(int *)(void *)field = (int)u;
+		break;
+	case STORE_INT64:
+		*(int64_t *)(void *)field = (int64_t)u;
+		break;
+	}
+}
+
+/* A host name or IP literal without brackets; IPv6 has its own rule. */
+static int
+valid_host(const char *h, size_t len)
+{
+	char		buf[256];
+	struct in_addr	a4;
+	size_t		i;
+	int		dotted = 1;
+
+	if (len == 0 || len >= sizeof buf || h[0] == '-' || h[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((h[i] >= 'a' && h[i] <= 'z') ||
+		    (h[i] >= 'A' && h[i] <= 'Z') || h[i] == '-' || h[i] == '_')
+			dotted = 0;
+		else if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
+			return 0;
+	}
+	/* "10.0.0.300" is neither a name nor an address. */
+	if (dotted) {
+		memcpy(buf, h, len);
+		buf[len] = '\0';
+		return inet_pton(AF_INET, buf, &a4) == 1;
+	}
+	return 1;
+}
+
+/* Why s is not host[:port] or [v6]:port, or NULL when it is. */
+static const char *
+hostport_error(const char *s, int needport)
+{
+	const char	*end, *colon, *port = NULL;
+	char		 buf[INET6_ADDRSTRLEN + 1];
+	struct in6_addr	 a6;
+	uint64_t	 n;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL)
+			return "'[' without ']'";
+		if ((size_t)(end - s - 1) >= sizeof buf)
+			return "the part in [] is not an IPv6 address";
+		memcpy(buf, s + 1, (size_t)(end - s - 1));
+		buf[end - s - 1] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) != 1)
+			return "the part in [] is not an IPv6 address";
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return "unexpected text after ']'";
+	} else {
+		colon = strchr(s, ':');
+		if (colon != NULL && strchr(colon + 1, ':') != NULL)
+			return "an IPv6 address needs brackets, as in [::1]:8080";
+		if (!valid_host(s, colon ? (size_t)(colon - s) : strlen(s)))
+			return "the host is not a host name or IP address";
+		if (colon != NULL)
+			port = colon + 1;
+	}
+	if (port == NULL)
+		return needport ? "the port is missing" : NULL;
+	if (parse_digits(port, &n, &end) == -1 || *end != '\0' || n < 1 ||
+	    n > 65535)
+		return "the port is not a number from 1 to 65535";
+	return NULL;
+}
+
+/* listen: host:port, [v6]:port or unix:/path (relative to the config). */
+static void
+kw_listen(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config		*conf = arg;
+	struct sockaddr_un	 sun;
+	const char		*s, *why;
+	char			*path;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] == '\0') {
+			perr(p, v->start_mark, "listen: 'unix:' needs a socket "
+			    "path, as in unix:/run/usagehookd/http.sock");
+			return;
+		}
+		path = resolve_path(p, s + 5);
+		if (strlen(path) >= sizeof sun.sun_path) {
+			perr(p, v->start_mark, "listen: socket path %s is "
+			    "longer than %zu bytes", show(p, path),
+			    sizeof sun.sun_path - 1);
+			free(path);
+			return;
+		}
+		free(conf->listen);
+		xasprintf(&conf->listen, "unix:%s", path);
+		free(path);
+		return;
+	}
+	if ((why = hostport_error(s, 1)) != NULL) {
+		perr(p, v->start_mark, "listen: '%s' is not host:port, "
+		    "[address]:port or unix:/path: %s", show(p, s), why);
+		return;
+	}
+	free(conf->listen);
+	conf->listen = xstrdup(s);
+}
+
+/* public_url: the scheme://host[:port] Twilio signs; one trailing '/' is dropped. */
+static void
+kw_public_url(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s, *rest, *why = NULL;
+	char		*url;
+	size_t		 len, i;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	url = xstrdup(s);
+	if (strncasecmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else if (strncasecmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else {
+		rest = NULL;
+		why = "the scheme must be http:// or https://";
+	}
+	len = strlen(url);
+	if (rest != NULL && len > (size_t)(rest - url) && url[len - 1] == '/')
+		url[--len] = '\0';
+	for (i = 0; rest != NULL && why == NULL && rest[i] != '\0'; i++) {
+		switch (rest[i]) {
+		case '/':
+			why = "it has a path (the callback path is the key "
+			    "'path')";
+			break;
+		case '?':
+			why = "it has a query";
+			break;
+		case '#':
+			why = "it has a fragment";
+			break;
+		case '@':
+			why = "it has user information";
+			break;
+		}
+	}
+	if (why == NULL)
+		why = hostport_error(rest, 0);
+	if (why != NULL) {
+		perr(p, v->start_mark, "public_url: '%s' is not "
+		    "http(s)://host[:port]: %s", show(p, s), why);
+		free(url);
+		return;
+	}
+	free(conf->public_url);
+	conf->public_url = url;
+}
+
+/* path: the request path Twilio posts to. */
+static void
+kw_path(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s, *c;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (s[0] != '/') {
+		perr(p, v->start_mark, "path: '%s' must start with '/'",
+		    show(p, s));
+		return;
+	}
+	for (c = s; *c != '\0'; c++) {
+		if (*c == '?' || *c == '#' || (unsigned char)*c <= 0x20 ||
+		    *c == 0x7f) {
+			perr(p, v->start_mark, "path: '%s' must be a plain "
+			    "path, without query, fragment, spaces or control "
+			    "characters", show(p, s));
+			return;
+		}
+	}
+	free(conf->path);
+	conf->path = xstrdup(s);
+}
+
+/* database: the SQLite file, relative to the config's directory. */
+static void
+kw_database(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	free(conf->database);
+	conf->database = resolve_path(p, s);
+}
+
+/* Whether s is an IPv4/IPv6 address, optionally with a /prefix. */
+static int
+valid_proxy(const char *s)
+{
+	char		 buf[INET6_ADDRSTRLEN + 1];
+	unsigned char	 addr[sizeof(struct in6_addr)];
+	const char	*slash, *end;
+	size_t		 len;
+	uint64_t	 bits;
+	int		 af;
+
+	slash = strchr(s, '/');
+	len = slash ? (size_t)(slash - s) : strlen(s);
+	if (len == 0 || len >= sizeof buf)
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	af = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(af, buf, addr) != 1)
+		return 0;
+	if (slash == NULL)
+		return 1;
+	if (parse_digits(slash + 1, &bits, &end) == -1 || *end != '\0' ||
+	    end - (slash + 1) > 3)
+		return 0;
+	return bits <= (af == AF_INET ? 32U : 128U);
+}
+
+/* trusted_proxies: peers whose X-Forwarded-* headers we believe. */
+static void
+kw_trusted_proxies(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	yaml_node_item_t *item;
+	yaml_node_t	*n;
+	const char	*s;
+	size_t		 count;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "trusted_proxies: expected a sequence, "
+		    "got %s", node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0)
+		return;
+	conf->trusted_proxies = xcalloc(count, sizeof(char *));
+	for (item = v->data.sequence.items.start;
+	    item < v->data.sequence.items.top; item++) {
+		n = yaml_document_get_node(p->doc, *item);
+		if ((s = scalar(p, kw->name, n)) == NULL)
+			continue;
+		if (strcmp(s, "unix") != 0 && !valid_proxy(s)) {
+			perr(p, n->start_mark, "trusted_proxies: '%s' is not "
+			    "an IP address, address/prefix or 'unix'",
+			    show(p, s));
+			continue;
+		}
+		conf->trusted_proxies[conf->ntrusted_proxies++] = xstrdup(s);
+	}
+}
+
+/* sid: "AC" and 32 hex digits; stored with lowercase hex as Twilio sends it. */
+static void
+kw_sid(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct account_parse	*ap = arg;
+	const char		*s;
+	size_t			 i;
+	int			 ok;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	ok = strlen(s) == SID_LEN && strncmp(s, "AC", 2) == 0;
+	for (i = 2; ok && i < SID_LEN; i++)
+		ok = (s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F');
+	if (!ok) {
+		perr(p, v->start_mark, "sid: '%s' is not an AccountSid (AC "
+		    "followed by 32 hex digits)", show(p, s));
+		return;
+	}
+	memcpy(ap->a->sid, s, SID_LEN + 1);
+	for (i = 2; i < SID_LEN; i++)
+		if (ap->a->sid[i] >= 'A' && ap->a->sid[i] <= 'F')
+			ap->a->sid[i] = (char)(ap->a->sid[i] - 'A' + 'a');
+	ap->sid = v;
+}
+
+/* Claim the primary or secondary slot; a second source for it is an error. */
+static char **
+token_slot(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    struct account_parse *ap)
+{
+	yaml_node_t	**have;
+	int		  secondary = kw->flags & KW_SECONDARY;
+
+	have = secondary ? &ap->secondary : &ap->primary;
+	if (*have != NULL) {
+		perr(p, k->start_mark, "%s: give only one of %s and %s "
+		    "(already set by %s at line %zu)", kw->name,
+		    secondary ? "secondary_token_file" : "auth_token_file",
+		    secondary ? "secondary_token_env" : "auth_token_env",
+		    key_name(*have), (*have)->start_mark.line + 1);
+		return NULL;
+	}
+	*have = k;
+	return secondary ? &ap->a->secondary : &ap->a->token;
+}
+
+/* An allocated token from raw bytes, or NULL after saying what is wrong with it. */
+static char *
+finish_token(struct parse *p, yaml_node_t *v, const char *key,
+    const char *where, const char *what, char *buf, size_t len)
+{
+	size_t	i;
+
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
+	    buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 0) {
+		perr(p, v->start_mark, "%s %s: %s is empty", key,
+		    show(p, where), what);
+		return NULL;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)buf[i] <= 0x20 || buf[i] == 0x7f) {
+			perr(p, v->start_mark, "%s %s: the token contains "
+			    "spaces, line breaks or control characters", key,
+			    show(p, where));
+			return NULL;
+		}
+	}
+	return xstrndup(buf, len);
+}
+
+/* auth_token_file / secondary_token_file: the whole file is the token. */
+static void
+kw_token_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct account_parse	*ap = arg;
+	struct stat		 sb;
+	char			 buf[TOKEN_FILE_MAX + 1];
+	char			**slot, *path;
+	const char		*s;
+	size_t			 len = 0;
+	ssize_t			 n;
+	int			 fd;
+
+	if ((slot = token_slot(p, kw, k, ap)) == NULL ||
+	    (s = scalar(p, kw->name, v)) == NULL)
+		return;
+	path = resolve_path(p, s);
+	/* O_NONBLOCK: a FIFO named by mistake must not hang start-up. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
+		    show(p, path), strerror(errno));
+		free(path);
+		return;
+	}
+	if (fstat(fd, &sb) == -1) {
+		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
+		    show(p, path), strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
+		    show(p, path), S_ISDIR(sb.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+		goto done;
+	}
+	while (len < sizeof buf) {
+		n = read(fd, buf + len, sizeof buf - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			perr(p, v->start_mark, "%s %s: cannot read: %s",
+			    kw->name, show(p, path), strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > TOKEN_FILE_MAX) {
+		perr(p, v->start_mark, "%s %s: larger than %d bytes; expected "
+		    "one token", kw->name, show(p, path), TOKEN_FILE_MAX);
+		goto done;
+	}
+	*slot = finish_token(p, v, kw->name, path, "file", buf, len);
+ done:
+	explicit_bzero(buf, sizeof buf);
+	close(fd);
+	free(path);
+}
+
+/* auth_token_env / secondary_token_env: the token is in our environment. */
+static void
+kw_token_env(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct account_parse	*ap = arg;
+	char			**slot, *copy;
+	const char		*s, *val;
+
+	if ((slot = token_slot(p, kw, k, ap)) == NULL ||
+	    (s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if ((val = getenv(s)) == NULL) {
+		perr(p, v->start_mark, "%s %s: environment variable is not "
+		    "set", kw->name, show(p, s));
+		return;
+	}
+	copy = xstrdup(val);
+	*slot = finish_token(p, v, kw->name, s, "environment variable", copy,
+	    strlen(copy));
+	freezero_str(copy);
+}
+
+/* accounts: a non-empty list; each needs a sid and one primary token. */
+static void
+kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config		*conf = arg;
+	struct account_parse	*st;
+	yaml_node_t		*n;
+	char			 where[64];
+	size_t			 count, i, j;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "accounts: expected a sequence, got %s",
+		    node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0) {
+		perr(p, v->start_mark, "accounts: at least one account is "
+		    "required");
+		return;
+	}
+	conf->accounts = xcalloc(count, sizeof(struct account));
+	conf->naccounts = count;
+	st = xcalloc(count, sizeof(*st));
+	for (i = 0; i < count; i++) {
+		n = yaml_document_get_node(p->doc,
+		    v->data.sequence.items.start[i]);
+		snprintf(where, sizeof where, "accounts[%zu]", i);
+		st[i].a = &conf->accounts[i];
+		parse_mapping(p, n, where, account_keys, &st[i]);
+		if (n->type == YAML_MAPPING_NODE && st[i].primary == NULL)
+			perr(p, n->start_mark, "%s: missing auth_token_file "
+			    "or auth_token_env", where);
+		for (j = 0; st[i].sid != NULL && j < i; j++) {
+			if (st[j].sid != NULL &&
+			    strcmp(st[i].a->sid, st[j].a->sid) == 0) {
+				perr(p, st[i].sid->start_mark, "sid: account "
+				    "%s is listed twice (first at line %zu)",
+				    st[i].a->sid, st[j].sid->start_mark.line + 1);
+				break;
+			}
+		}
+	}
+	free(st);
+}
+
+/* limits: sizes, the request timeout and the connection cap. */
+static void
+kw_limits(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+
+	parse_mapping(p, v, "limits", limit_keys, &conf->limits);
+}
+
+/* retention: how long callbacks and rejected requests are kept. */
+static void
+kw_retention(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+
+	parse_mapping(p, v, "retention", retention_keys, &conf->retention);
+}
+
+/* An allocated config with every default set, like settings_init(). */
+static struct config *
+config_new(void)
+{
+	struct config	*conf;
+
+	conf = xcalloc(1, sizeof(*conf));
+	conf->listen = xstrdup(DEFAULT_LISTEN);
+	conf->path = xstrdup(DEFAULT_PATH);
+	conf->limits.max_body = DEFAULT_MAX_BODY;
+	conf->limits.max_header = DEFAULT_MAX_HEADER;
+	conf->limits.request_timeout = DEFAULT_TIMEOUT;
+	conf->limits.max_connections = DEFAULT_MAX_CONN;
+	conf->retention.callbacks = DEFAULT_KEEP_CALLBACKS;
+	conf->retention.rejected = DEFAULT_KEEP_REJECTED;
+	return conf;
+}
+
+/* The whole file as an allocated string, or NULL after reporting why not. */
+static char *
+read_config_file(const char *path, FILE *errs, size_t *lenp)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, 1, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			fprintf(errs, "%s: cannot read: %s\n", path,
+			    strerror(errno));
+			goto bad;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_FILE_MAX) {
+			fprintf(errs, "%s: larger than %d bytes; is this the "
+			    "configuration file?\n", path, CONFIG_FILE_MAX);
+			goto bad;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+ bad:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* The allocated absolute directory holding path, symlinks resolved. */
+static char *
+config_dir(const char *path)
+{
+	char	*dir, *slash, *real, *out, cwd[PATH_MAX];
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else
+		slash[slash == dir ? 1 : 0] = '\0';
+	if ((real = realpath(dir, NULL)) != NULL) {
+		free(dir);
+		return real;
+	}
+	/* The file was just read, so this is only a race; keep it lexical. */
+	if (dir[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		return dir;
+	xasprintf(&out, "%s/%s", cwd, dir);
+	free(dir);
+	return out;
+}
+
+/* A libyaml parser error as file:line:col; reader errors only carry an offset. */
+static void
+syntax_error(struct parse *p, const yaml_parser_t *parser, const char *text,
+    size_t len)
+{
+	yaml_mark_t	mark;
+	size_t		i;
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		fatalx("config: out of memory");
+	mark = parser->problem_mark;
+	if (parser->error == YAML_READER_ERROR) {
+		memset(&mark, 0, sizeof mark);
+		for (i = 0; i < parser->problem_offset && i < len; i++) {
+			if (text[i] == '\n') {
+				mark.line++;
+				mark.column = 0;
+			} else if (((unsigned char)text[i] & 0xc0) != 0x80)
+				mark.column++;
+		}
+	}
+	if (parser->context != NULL)
+		perr(p, mark, "syntax error: %s (%s at line %zu, column %zu)",
+		    parser->problem ? parser->problem : "malformed YAML",
+		    parser->context, parser->context_mark.line + 1,
+		    parser->context_mark.column + 1);
+	else
+		perr(p, mark, "syntax error: %s",
+		    parser->problem ? parser->problem : "malformed YAML");
+}
+
+/* Read, parse and check the file; every problem is printed, then NULL. */
+struct config *
+config_load(const char *path, FILE *errs)
+{
+	struct parse	 p;
+	yaml_parser_t	 parser;
+	yaml_document_t	 doc, extra;
+	yaml_node_t	*root;
+	struct config	*conf = NULL;
+	const char	*base;
+	char		*text;
+	size_t		 len;
+
+	if ((text = read_config_file(path, errs, &len)) == NULL)
+		return NULL;
+	memset(&p, 0, sizeof p);
+	p.file = path;
+	p.errs = errs;
+	p.dir = config_dir(path);
+	p.doc = &doc;
+	if (!yaml_parser_initialize(&parser))
+		fatalx("config: out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+	    len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(&p, &parser, text, len);
+		goto done;
+	}
+	if ((root = yaml_document_get_root_node(&doc)) == NULL) {
+		fprintf(errs, "%s:1:1: empty configuration\n", path);
+		p.nerrors++;
+	} else if (root->type != YAML_MAPPING_NODE) {
+		perr(&p, root->start_mark, "the configuration must be a "
+		    "mapping of keys, got %s", node_kind(root));
+	} else {
+		conf = config_new();
+		base = (base = strrchr(path, '/')) ? base + 1 : path;
+		xasprintf(&conf->file, "%s%s%s", p.dir,
+		    strcmp(p.dir, "/") == 0 ? "" : "/", base);
+		parse_mapping(&p, root, NULL, top_keys, conf);
+	}
+	yaml_document_delete(&doc);
+	/* A second "---" document would be silently ignored otherwise. */
+	if (!yaml_parser_load(&parser, &extra))
+		syntax_error(&p, &parser, text, len);
+	else {
+		if ((root = yaml_document_get_root_node(&extra)) != NULL)
+			perr(&p, root->start_mark, "only one YAML document is "
+			    "allowed");
+		yaml_document_delete(&extra);
+	}
+ done:
+	yaml_parser_delete(&parser);
+	free(text);
+	free(p.dir);
+	if (p.nerrors > 0) {
+		config_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* Free a config, wiping the tokens; NULL is a no-op. */
+void
+config_free(struct config *conf)
+{
+	size_t	i;
+
+	if (conf == NULL)
+		return;
+	free(conf->file);
+	free(conf->listen);
+	free(conf->public_url);
+	free(conf->path);
+	free(conf->database);
+	for (i = 0; i < conf->ntrusted_proxies; i++)
+		free(conf->trusted_proxies[i]);
+	free(conf->trusted_proxies);
+	for (i = 0; i < conf->naccounts; i++) {
+		freezero_str(conf->accounts[i].token);
+		freezero_str(conf->accounts[i].secondary);
+	}
+	free(conf->accounts);
+	free(conf);
+}
+
+/* The account with exactly this AccountSid, or NULL. */
+const struct account *
+config_account(const struct config *conf, const char *sid)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->naccounts; i++)
+		if (strcmp(conf->accounts[i].sid, sid) == 0)
+			return &conf->accounts[i];
+	return NULL;
+}

@@ -1,0 +1,1105 @@
+/* test_config.c: config_load on real files in a temporary directory. */
+#include "config-sys.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define SID_A	"AC0123456789abcdef0123456789abcdef"
+#define SID_B	"ACfedcba9876543210fedcba9876543210"
+#define TOKEN	"0123456789abcdef0123456789abcdef"
+
+/* A temporary directory with a token file, and the last load's messages. */
+struct env {
+	char	 dir[256];		/* realpath of the mkdtemp directory */
+	char	 conf[PATH_MAX];	/* dir/usagehookd.yaml */
+	char	*errs;			/* what config_load printed */
+	size_t	 errslen;
+};
+
+/* Write text to dir/name, creating parent directories named in name. */
+static void
+write_file(struct env *e, const char *name, const char *text)
+{
+	char	 path[PATH_MAX], *slash;
+	FILE	*fp;
+
+	snprintf(path, sizeof path, "%s/%s", e->dir, name);
+	for (slash = strchr(path + strlen(e->dir) + 1, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			fail_msg("mkdir %s: %s", path, strerror(errno));
+		*slash = '/';
+	}
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Load a config file by path, keeping what it printed in e->errs. */
+static struct config *
+load_path(struct env *e, const char *path)
+{
+	struct config	*conf;
+	FILE		*errs;
+
+	free(e->errs);
+	e->errs = NULL;
+	errs = open_memstream(&e->errs, &e->errslen);
+	assert_non_null(errs);
+	conf = config_load(path, errs);
+	assert_int_equal(fclose(errs), 0);
+	return conf;
+}
+
+/* Write yaml as dir/usagehookd.yaml and load it. */
+static struct config *
+load(struct env *e, const char *yaml)
+{
+	write_file(e, "usagehookd.yaml", yaml);
+	return load_path(e, e->conf);
+}
+
+/* The messages must be exactly these "LINE:COL: text" lines, after the file name. */
+static void
+assert_errors(struct env *e, const char *expected)
+{
+	char		*want = NULL;
+	size_t		 wantlen = 0;
+	FILE		*fp;
+	const char	*line, *nl;
+
+	fp = open_memstream(&want, &wantlen);
+	assert_non_null(fp);
+	for (line = expected; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		assert_non_null(nl);
+		fprintf(fp, "%s:%.*s\n", e->conf, (int)(nl - line), line);
+	}
+	fclose(fp);
+	assert_non_null(e->errs);
+	assert_string_equal(e->errs, want);
+	free(want);
+}
+
+/* Load yaml, expect failure and exactly these messages. */
+static void
+assert_refused(struct env *e, const char *yaml, const char *expected)
+{
+	struct config	*conf;
+
+	conf = load(e, yaml);
+	assert_errors(e, expected);
+	assert_null(conf);
+}
+
+/* Load yaml and expect success with nothing printed. */
+static struct config *
+assert_loads(struct env *e, const char *yaml)
+{
+	struct config	*conf;
+
+	conf = load(e, yaml);
+	assert_string_equal(e->errs, "");
+	assert_non_null(conf);
+	return conf;
+}
+
+static int
+setup(void **state)
+{
+	struct env	*e;
+	char		 tmpl[] = "/tmp/test_config.XXXXXX", *real;
+
+	e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	assert_non_null(mkdtemp(tmpl));
+	assert_non_null(real = realpath(tmpl, NULL));
+	assert_true(strlen(real) < sizeof e->dir);
+	strcpy(e->dir, real);
+	free(real);
+	snprintf(e->conf, sizeof e->conf, "%s/usagehookd.yaml", e->dir);
+	write_file(e, "token", TOKEN "\n");
+	*state = e;
+	return 0;
+}
+
+/* nftw callback: remove whatever it is, children first. */
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int
+teardown(void **state)
+{
+	struct env	*e = *state;
+
+	nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(e->errs);
+	free(e);
+	return 0;
+}
+
+static void
+test_minimal_config_gets_defaults(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 want[PATH_MAX * 2];
+
+	conf = assert_loads(e,
+	    "database: usagehookd.db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n");
+	assert_string_equal(conf->file, e->conf);
+	assert_string_equal(conf->listen, "127.0.0.1:8080");
+	assert_null(conf->public_url);
+	assert_string_equal(conf->path, "/twilio/usage");
+	snprintf(want, sizeof want, "%s/usagehookd.db", e->dir);
+	assert_string_equal(conf->database, want);
+	assert_int_equal(conf->ntrusted_proxies, 0);
+	assert_int_equal(conf->naccounts, 1);
+	assert_string_equal(conf->accounts[0].sid, SID_A);
+	assert_string_equal(conf->accounts[0].token, TOKEN);
+	assert_null(conf->accounts[0].secondary);
+	assert_int_equal(conf->limits.max_body, 64 * 1024);
+	assert_int_equal(conf->limits.max_header, 8 * 1024);
+	assert_int_equal(conf->limits.request_timeout, 10);
+	assert_int_equal(conf->limits.max_connections, 1024);
+	assert_int_equal(conf->retention.callbacks, 400 * 86400);
+	assert_int_equal(conf->retention.rejected, 30 * 86400);
+	config_free(conf);
+}
+
+static void
+test_full_config_stores_every_key(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	write_file(e, "secondary", "next-token\n");
+	setenv("UH_TEST_TOKEN_B", "env-token\n", 1);
+	conf = assert_loads(e,
+	    "# every key this version knows\n"
+	    "listen: \"[::1]:9000\"\n"
+	    "public_url: https://hooks.example.com:8443/\n"
+	    "path: /hooks/twilio\n"
+	    "database: /var/lib/usagehookd/usagehookd.db\n"
+	    "trusted_proxies: [127.0.0.1, \"::1\", 10.0.0.0/8, "
+	    "\"fd00::/8\", unix]\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_env: UH_TEST_TOKEN_B\n"
+	    "    secondary_token_file: secondary\n"
+	    "limits:\n"
+	    "  max_body: 1MiB\n"
+	    "  max_header: 16K\n"
+	    "  request_timeout: 2m\n"
+	    "  max_connections: 50\n"
+	    "retention: { callbacks: 90d, rejected: 12h }\n");
+	unsetenv("UH_TEST_TOKEN_B");
+	assert_string_equal(conf->listen, "[::1]:9000");
+	assert_string_equal(conf->public_url, "https://hooks.example.com:8443");
+	assert_string_equal(conf->path, "/hooks/twilio");
+	assert_string_equal(conf->database,
+	    "/var/lib/usagehookd/usagehookd.db");
+	assert_int_equal(conf->ntrusted_proxies, 5);
+	assert_string_equal(conf->trusted_proxies[0], "127.0.0.1");
+	assert_string_equal(conf->trusted_proxies[1], "::1");
+	assert_string_equal(conf->trusted_proxies[2], "10.0.0.0/8");
+	assert_string_equal(conf->trusted_proxies[3], "fd00::/8");
+	assert_string_equal(conf->trusted_proxies[4], "unix");
+	assert_int_equal(conf->naccounts, 2);
+	assert_string_equal(conf->accounts[1].sid, SID_B);
+	assert_string_equal(conf->accounts[1].token, "env-token");
+	assert_string_equal(conf->accounts[1].secondary, "next-token");
+	assert_null(conf->accounts[0].secondary);
+	assert_int_equal(conf->limits.max_body, 1024 * 1024);
+	assert_int_equal(conf->limits.max_header, 16 * 1024);
+	assert_int_equal(conf->limits.request_timeout, 120);
+	assert_int_equal(conf->limits.max_connections, 50);
+	assert_int_equal(conf->retention.callbacks, 90 * 86400);
+	assert_int_equal(conf->retention.rejected, 12 * 3600);
+	config_free(conf);
+}
+
+static void
+test_relative_paths_resolve_against_config_directory(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 cwd[PATH_MAX], want[PATH_MAX * 2];
+
+	write_file(e, "secrets/primary", TOKEN);
+	write_file(e, "etc/usagehookd/usagehookd.yaml",
+	    "listen: unix:run/http.sock\n"
+	    "database: ../../var/usagehookd.db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: ./../../secrets/primary\n");
+	/* Load by a relative name from elsewhere: cwd must not matter. */
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(e->dir), 0);
+	conf = load_path(e, "etc/../etc/usagehookd/usagehookd.yaml");
+	assert_int_equal(chdir("/"), 0);
+	assert_string_equal(e->errs, "");
+	assert_non_null(conf);
+	snprintf(want, sizeof want, "unix:%s/etc/usagehookd/run/http.sock",
+	    e->dir);
+	assert_string_equal(conf->listen, want);
+	snprintf(want, sizeof want, "%s/var/usagehookd.db", e->dir);
+	assert_string_equal(conf->database, want);
+	snprintf(want, sizeof want, "%s/etc/usagehookd/usagehookd.yaml",
+	    e->dir);
+	assert_string_equal(conf->file, want);
+	assert_string_equal(conf->accounts[0].token, TOKEN);
+	config_free(conf);
+	assert_int_equal(chdir(cwd), 0);
+}
+
+static void
+test_secondary_token_is_loaded_and_trimmed(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	write_file(e, "next", "next-token \t\r\n\n");
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "    secondary_token_file: next\n");
+	assert_string_equal(conf->accounts[0].secondary, "next-token");
+	config_free(conf);
+}
+
+static void
+test_unknown_key_reports_line_and_column(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "    colour: blue\n"
+	    "lisen: 127.0.0.1:80\n",
+	    "5:5: unknown key 'colour' in accounts[0]; expected one of: sid, "
+	    "auth_token_file, auth_token_env, secondary_token_file, "
+	    "secondary_token_env\n"
+	    "6:1: unknown key 'lisen'; expected one of: listen, public_url, "
+	    "path, database, trusted_proxies, accounts, limits, retention\n");
+}
+
+static void
+test_rules_and_triggers_are_unknown_in_this_version(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "triggers: []\n"
+	    "rules: []\n",
+	    "3:1: unknown key 'triggers'; expected one of: listen, public_url, "
+	    "path, database, trusted_proxies, accounts, limits, retention\n"
+	    "4:1: unknown key 'rules'; expected one of: listen, public_url, "
+	    "path, database, trusted_proxies, accounts, limits, retention\n");
+}
+
+static void
+test_wrong_type_says_expected_and_got(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "listen:\n"
+	    "  host: 127.0.0.1\n"
+	    "path: [a, b]\n"
+	    "public_url:\n"
+	    "database: db\n"
+	    "accounts: {sid: " SID_A "}\n"
+	    "limits: 10\n"
+	    "trusted_proxies: 127.0.0.1\n",
+	    "2:3: listen: expected a string, got a mapping\n"
+	    "3:7: path: expected a string, got a sequence\n"
+	    "4:12: public_url: expected a string, got null\n"
+	    "6:11: accounts: expected a sequence, got a mapping\n"
+	    "7:9: limits: expected a mapping, got a string\n"
+	    "8:18: trusted_proxies: expected a sequence, got a string\n");
+}
+
+static void
+test_missing_database_points_at_enclosing_mapping(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "# no database\n"
+	    "listen: 127.0.0.1:8080\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n",
+	    "2:1: missing required key 'database'\n");
+}
+
+static void
+test_missing_accounts_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n",
+	    "1:1: missing required key 'accounts'\n");
+}
+
+static void
+test_empty_accounts_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: []\n",
+	    "2:11: accounts: at least one account is required\n");
+}
+
+static void
+test_account_needs_sid_and_a_token(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - auth_token_file: token\n"
+	    "  - sid: " SID_A "\n"
+	    "  - just a string\n",
+	    "3:5: accounts[0]: missing required key 'sid'\n"
+	    "4:5: accounts[1]: missing auth_token_file or auth_token_env\n"
+	    "5:5: accounts[2]: expected a mapping, got a string\n");
+}
+
+static void
+test_malformed_sid_is_rejected(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: ACxyz\n"
+	    "    auth_token_file: token\n"
+	    "  - sid: UT0123456789abcdef0123456789abcdef\n"
+	    "    auth_token_file: token\n"
+	    "  - sid: AC0123456789abcdef0123456789abcdeg\n"
+	    "    auth_token_file: token\n",
+	    "3:10: sid: 'ACxyz' is not an AccountSid (AC followed by 32 hex "
+	    "digits)\n"
+	    "5:10: sid: 'UT0123456789abcdef0123456789abcdef' is not an "
+	    "AccountSid (AC followed by 32 hex digits)\n"
+	    "7:10: sid: 'AC0123456789abcdef0123456789abcdeg' is not an "
+	    "AccountSid (AC followed by 32 hex digits)\n");
+}
+
+static void
+test_uppercase_hex_sid_is_stored_as_twilio_sends_it(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: AC0123456789ABCDEF0123456789ABCDEF\n"
+	    "    auth_token_file: token\n");
+	assert_string_equal(conf->accounts[0].sid, SID_A);
+	assert_non_null(config_account(conf, SID_A));
+	config_free(conf);
+}
+
+static void
+test_unreadable_token_file_names_path_and_reason(void **state)
+{
+	struct env	*e = *state;
+	char		 want[PATH_MAX * 4];
+
+	assert_int_equal(mkdir(strcat(strcpy(want, e->dir), "/adir"), 0700),
+	    0);
+	snprintf(want, sizeof want,
+	    "4:22: auth_token_file %s/missing: cannot read: No such file or "
+	    "directory\n"
+	    "6:22: auth_token_file %s/adir: cannot read: Is a directory\n",
+	    e->dir, e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: missing\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_file: adir\n",
+	    want);
+}
+
+static void
+test_empty_token_file_is_rejected(void **state)
+{
+	struct env	*e = *state;
+	char		 want[PATH_MAX * 2];
+
+	write_file(e, "empty", " \n\n");
+	snprintf(want, sizeof want,
+	    "4:22: auth_token_file %s/empty: file is empty\n", e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: empty\n",
+	    want);
+}
+
+static void
+test_token_value_never_appears_in_messages(void **state)
+{
+	struct env	*e = *state;
+	char		 want[PATH_MAX * 2];
+
+	write_file(e, "twolines", "sekrit-one\nsekrit-two\n");
+	setenv("UH_TEST_SPACED", "sekrit three", 1);
+	snprintf(want, sizeof want,
+	    "4:22: auth_token_file %s/twolines: the token contains spaces, "
+	    "line breaks or control characters\n"
+	    "6:21: auth_token_env UH_TEST_SPACED: the token contains spaces, "
+	    "line breaks or control characters\n", e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: twolines\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_env: UH_TEST_SPACED\n",
+	    want);
+	unsetenv("UH_TEST_SPACED");
+	assert_null(strstr(e->errs, "sekrit"));
+}
+
+static void
+test_auth_token_env_is_read(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	setenv("UH_TEST_TOKEN", TOKEN "\n", 1);
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_env: UH_TEST_TOKEN\n"
+	    "    secondary_token_env: UH_TEST_TOKEN\n");
+	unsetenv("UH_TEST_TOKEN");
+	assert_string_equal(conf->accounts[0].token, TOKEN);
+	assert_string_equal(conf->accounts[0].secondary, TOKEN);
+	config_free(conf);
+}
+
+static void
+test_auth_token_env_missing_or_empty_names_variable(void **state)
+{
+	struct env	*e = *state;
+
+	unsetenv("UH_TEST_UNSET");
+	setenv("UH_TEST_EMPTY", "", 1);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_env: UH_TEST_UNSET\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_env: UH_TEST_EMPTY\n",
+	    "4:21: auth_token_env UH_TEST_UNSET: environment variable is not "
+	    "set\n"
+	    "6:21: auth_token_env UH_TEST_EMPTY: environment variable is "
+	    "empty\n");
+	unsetenv("UH_TEST_EMPTY");
+}
+
+static void
+test_token_file_and_env_together_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	setenv("UH_TEST_TOKEN", TOKEN, 1);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "    auth_token_env: UH_TEST_TOKEN\n"
+	    "    secondary_token_env: UH_TEST_TOKEN\n"
+	    "    secondary_token_file: token\n",
+	    "5:5: auth_token_env: give only one of auth_token_file and "
+	    "auth_token_env (already set by auth_token_file at line 4)\n"
+	    "7:5: secondary_token_file: give only one of secondary_token_file "
+	    "and secondary_token_env (already set by secondary_token_env at "
+	    "line 6)\n");
+	unsetenv("UH_TEST_TOKEN");
+}
+
+static void
+test_bad_size_and_duration_are_reported(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "limits:\n"
+	    "  max_body: 64 KiB\n"
+	    "  max_header: 8XB\n"
+	    "  request_timeout: 10 minutes\n"
+	    "  max_connections: many\n"
+	    "retention:\n"
+	    "  callbacks: -1d\n"
+	    "  rejected: 99999999999999999999d\n",
+	    "4:13: max_body: '64 KiB' is not a size (digits with an optional "
+	    "B, K, KB, KiB, M, MB or MiB)\n"
+	    "5:15: max_header: '8XB' is not a size (digits with an optional "
+	    "B, K, KB, KiB, M, MB or MiB)\n"
+	    "6:20: request_timeout: '10 minutes' is not a duration (digits "
+	    "with an optional s, m, h or d)\n"
+	    "7:20: max_connections: 'many' is not a whole number\n"
+	    "9:14: callbacks: '-1d' is not a duration (digits with an "
+	    "optional s, m, h or d)\n"
+	    "10:13: rejected: '99999999999999999999d' is not a duration "
+	    "(digits with an optional s, m, h or d)\n");
+}
+
+static void
+test_out_of_range_values_are_reported(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "limits:\n"
+	    "  max_body: 65MiB\n"
+	    "  max_header: 1023\n"
+	    "  request_timeout: 0s\n"
+	    "  max_connections: 1000001\n"
+	    "retention: {callbacks: 59m, rejected: 36501d}\n",
+	    "4:13: max_body: '65MiB' is out of range (1KiB..64MiB)\n"
+	    "5:15: max_header: '1023' is out of range (1KiB..1MiB)\n"
+	    "6:20: request_timeout: '0s' is out of range (1s..1h)\n"
+	    "7:20: max_connections: '1000001' is out of range (1..1000000)\n"
+	    "8:24: callbacks: '59m' is out of range (1h..36500d)\n"
+	    "8:39: rejected: '36501d' is out of range (1h..36500d)\n");
+}
+
+static void
+test_range_bounds_are_accepted(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "limits: {max_body: 64MiB, max_header: 1KiB, "
+	    "request_timeout: 1h, max_connections: 1000000}\n");
+	assert_int_equal(conf->limits.max_body, 64 * 1024 * 1024);
+	assert_int_equal(conf->limits.max_header, 1024);
+	assert_int_equal(conf->limits.request_timeout, 3600);
+	assert_int_equal(conf->limits.max_connections, 1000000);
+	config_free(conf);
+}
+
+static void
+test_yaml_syntax_error_reports_line(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "   listen: 127.0.0.1:8080\n",
+	    "5:4: syntax error: did not find expected '-' indicator (while "
+	    "parsing a block collection at line 3, column 3)\n");
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}\n"
+	    "limits: {}\n",
+	    "3:1: syntax error: did not find expected ',' or ']' (while "
+	    "parsing a flow sequence at line 2, column 11)\n");
+}
+
+static void
+test_all_errors_reported_not_only_first(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "listen: localhost\n"
+	    "path: twilio\n"
+	    "colour: blue\n"
+	    "accounts:\n"
+	    "  - sid: AC123\n"
+	    "    auth_token_file: token\n"
+	    "limits: {max_body: 1GiB}\n",
+	    "1:9: listen: 'localhost' is not host:port, [address]:port or "
+	    "unix:/path: the port is missing\n"
+	    "2:7: path: 'twilio' must start with '/'\n"
+	    "3:1: unknown key 'colour'; expected one of: listen, public_url, "
+	    "path, database, trusted_proxies, accounts, limits, retention\n"
+	    "5:10: sid: 'AC123' is not an AccountSid (AC followed by 32 hex "
+	    "digits)\n"
+	    "7:20: max_body: '1GiB' is not a size (digits with an optional B, "
+	    "K, KB, KiB, M, MB or MiB)\n"
+	    "1:1: missing required key 'database'\n");
+}
+
+static void
+test_duplicate_account_sid_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "  - sid: AC0123456789ABCDEF0123456789abcdef\n"
+	    "    auth_token_file: token\n",
+	    "5:10: sid: account " SID_A " is listed twice (first at line 3)\n");
+}
+
+static void
+test_duplicate_key_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "database: other\n"
+	    "limits: {max_body: 1MiB, max_body: 2MiB}\n",
+	    "3:1: duplicate key 'database' (first at line 1)\n"
+	    "4:26: duplicate key 'max_body' (first at line 4)\n");
+}
+
+static void
+test_trusted_proxies_bad_address_is_rejected(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "trusted_proxies:\n"
+	    "  - 127.0.0.1\n"
+	    "  - 10.0.0.300\n"
+	    "  - 10.0.0.0/33\n"
+	    "  - \"::1/129\"\n"
+	    "  - proxy.example.com\n"
+	    "  - [unix]\n",
+	    "5:5: trusted_proxies: '10.0.0.300' is not an IP address, "
+	    "address/prefix or 'unix'\n"
+	    "6:5: trusted_proxies: '10.0.0.0/33' is not an IP address, "
+	    "address/prefix or 'unix'\n"
+	    "7:5: trusted_proxies: '::1/129' is not an IP address, "
+	    "address/prefix or 'unix'\n"
+	    "8:5: trusted_proxies: 'proxy.example.com' is not an IP address, "
+	    "address/prefix or 'unix'\n"
+	    "9:5: trusted_proxies: expected a string, got a sequence\n");
+}
+
+static void
+test_public_url_with_path_or_query_is_rejected(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "public_url: https://hooks.example.com/twilio/usage\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:13: public_url: 'https://hooks.example.com/twilio/usage' is not "
+	    "http(s)://host[:port]: it has a path (the callback path is the "
+	    "key 'path')\n");
+	assert_refused(e,
+	    "public_url: ftp://hooks.example.com\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:13: public_url: 'ftp://hooks.example.com' is not "
+	    "http(s)://host[:port]: the scheme must be http:// or https://\n");
+	assert_refused(e,
+	    "public_url: http://hooks.example.com?x=1\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:13: public_url: 'http://hooks.example.com?x=1' is not "
+	    "http(s)://host[:port]: it has a query\n");
+	assert_refused(e,
+	    "public_url: http://hooks.example.com:99999\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:13: public_url: 'http://hooks.example.com:99999' is not "
+	    "http(s)://host[:port]: the port is not a number from 1 to "
+	    "65535\n");
+}
+
+static void
+test_public_url_loses_one_trailing_slash(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	conf = assert_loads(e,
+	    "public_url: http://[2001:db8::1]:8080/\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n");
+	assert_string_equal(conf->public_url, "http://[2001:db8::1]:8080");
+	config_free(conf);
+}
+
+static void
+test_listen_forms_are_checked(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	conf = assert_loads(e,
+	    "listen: unix:/run/usagehookd/http.sock\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n");
+	assert_string_equal(conf->listen, "unix:/run/usagehookd/http.sock");
+	config_free(conf);
+	conf = assert_loads(e,
+	    "listen: 0.0.0.0:80\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n");
+	assert_string_equal(conf->listen, "0.0.0.0:80");
+	config_free(conf);
+	assert_refused(e,
+	    "listen: ::1:8080\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:9: listen: '::1:8080' is not host:port, [address]:port or "
+	    "unix:/path: an IPv6 address needs brackets, as in [::1]:8080\n");
+	assert_refused(e,
+	    "listen: \"unix:\"\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:9: listen: 'unix:' needs a socket path, as in "
+	    "unix:/run/usagehookd/http.sock\n");
+	assert_refused(e,
+	    "listen: 127.0.0.1:0\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:9: listen: '127.0.0.1:0' is not host:port, [address]:port or "
+	    "unix:/path: the port is not a number from 1 to 65535\n");
+}
+
+static void
+test_path_must_be_a_plain_absolute_path(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "path: /twilio?x=1\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:7: path: '/twilio?x=1' must be a plain path, without query, "
+	    "fragment, spaces or control characters\n");
+}
+
+static void
+test_control_characters_are_escaped_in_messages(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "path: \"a\\nb\"\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "1:7: path: 'a\\x0ab' must start with '/'\n");
+}
+
+static void
+test_missing_config_file_reports_cannot_open(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 path[PATH_MAX], want[PATH_MAX * 2];
+
+	snprintf(path, sizeof path, "%s/nope.yaml", e->dir);
+	conf = load_path(e, path);
+	assert_null(conf);
+	snprintf(want, sizeof want,
+	    "%s: cannot open: No such file or directory\n", path);
+	assert_string_equal(e->errs, want);
+}
+
+static void
+test_empty_file_reports_empty_configuration(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e, "", "1:1: empty configuration\n");
+	assert_refused(e, "# only a comment\n", "1:1: empty configuration\n");
+}
+
+static void
+test_non_mapping_document_is_refused(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e, "- listen\n",
+	    "1:1: the configuration must be a mapping of keys, got a "
+	    "sequence\n");
+}
+
+static void
+test_second_yaml_document_is_refused(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "---\n"
+	    "database: other\n",
+	    "4:1: only one YAML document is allowed\n");
+}
+
+static void
+test_config_account_finds_by_exact_sid(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	setenv("UH_TEST_TOKEN", "second", 1);
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - {sid: " SID_A ", auth_token_file: token}\n"
+	    "  - {sid: " SID_B ", auth_token_env: UH_TEST_TOKEN}\n");
+	unsetenv("UH_TEST_TOKEN");
+	assert_ptr_equal(config_account(conf, SID_A), &conf->accounts[0]);
+	assert_string_equal(config_account(conf, SID_B)->token, "second");
+	assert_null(config_account(conf, "AC0123456789ABCDEF0123456789ABCDEF"));
+	assert_null(config_account(conf, ""));
+	config_free(conf);
+}
+
+static void
+test_config_free_null_is_a_noop(void **state)
+{
+	config_free(NULL);
+}
+
+static void
+test_config_parse_size_table(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 ret;
+		size_t		 out;
+	} cases[] = {
+		{ "0",		 0, 0 },
+		{ "512",	 0, 512 },
+		{ "512B",	 0, 512 },
+		{ "1K",		 0, 1024 },
+		{ "64KB",	 0, 64 * 1024 },
+		{ "64KiB",	 0, 64 * 1024 },
+		{ "1M",		 0, 1024 * 1024 },
+		{ "2MB",	 0, 2 * 1024 * 1024 },
+		{ "64MiB",	 0, 64 * 1024 * 1024 },
+		{ "18446744073709551615", 0, SIZE_MAX },
+		{ "18446744073709551616", -1, 0 },
+		{ "18014398509481984KiB", -1, 0 },
+		{ "",		-1, 0 },
+		{ "K",		-1, 0 },
+		{ "-1",		-1, 0 },
+		{ "+1",		-1, 0 },
+		{ " 1",		-1, 0 },
+		{ "1 KiB",	-1, 0 },
+		{ "1kib",	-1, 0 },
+		{ "1GiB",	-1, 0 },
+		{ "1.5M",	-1, 0 },
+		{ "1KiBB",	-1, 0 },
+	};
+	size_t	i, out;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		out = 12345;
+		if (config_parse_size(cases[i].in, &out) != cases[i].ret)
+			fail_msg("config_parse_size(\"%s\") should return %d",
+			    cases[i].in, cases[i].ret);
+		if (cases[i].ret == 0 && out != cases[i].out)
+			fail_msg("config_parse_size(\"%s\") = %zu, want %zu",
+			    cases[i].in, out, cases[i].out);
+		if (cases[i].ret == -1 && out != 12345)
+			fail_msg("config_parse_size(\"%s\") wrote on failure",
+			    cases[i].in);
+	}
+}
+
+static void
+test_config_parse_duration_table(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 ret;
+		int64_t		 out;
+	} cases[] = {
+		{ "0",		 0, 0 },
+		{ "10",		 0, 10 },
+		{ "10s",	 0, 10 },
+		{ "5m",		 0, 300 },
+		{ "2h",		 0, 7200 },
+		{ "400d",	 0, 400 * 86400LL },
+		{ "9223372036854775807", 0, INT64_MAX },
+		{ "9223372036854775808", -1, 0 },
+		{ "106751991167301d", -1, 0 },
+		{ "",		-1, 0 },
+		{ "s",		-1, 0 },
+		{ "-5s",	-1, 0 },
+		{ "5 s",	-1, 0 },
+		{ "5S",		-1, 0 },
+		{ "1w",		-1, 0 },
+		{ "1h30m",	-1, 0 },
+		{ "1.5h",	-1, 0 },
+	};
+	size_t	i;
+	int64_t	out;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		out = 12345;
+		if (config_parse_duration(cases[i].in, &out) != cases[i].ret)
+			fail_msg("config_parse_duration(\"%s\") should return "
+			    "%d", cases[i].in, cases[i].ret);
+		if (cases[i].ret == 0 && out != cases[i].out)
+			fail_msg("config_parse_duration(\"%s\") = %lld, want "
+			    "%lld", cases[i].in, (long long)out,
+			    (long long)cases[i].out);
+		if (cases[i].ret == -1 && out != 12345)
+			fail_msg("config_parse_duration(\"%s\") wrote on "
+			    "failure", cases[i].in);
+	}
+}
+
+/* A sample from etc/ loads, or fails only because its token file is absent. */
+static void
+check_sample(struct env *e, const char *name, const char *token)
+{
+	struct config	*conf;
+	char		 path[PATH_MAX];
+	const char	*srcdir;
+
+	if ((srcdir = getenv("srcdir")) == NULL)
+		srcdir = ".";
+	snprintf(path, sizeof path, "%s/etc/%s", srcdir, name);
+	if (access(path, R_OK) == -1)
+		skip();
+	conf = load_path(e, path);
+	if (conf == NULL) {
+		assert_non_null(strstr(e->errs, token));
+		assert_non_null(strstr(e->errs, ": cannot read: "));
+		assert_null(strchr(strchr(e->errs, '\n') + 1, '\n'));
+		return;
+	}
+	assert_string_equal(e->errs, "");
+	config_free(conf);
+}
+
+static void
+test_sample_usagehookd_yaml_has_only_the_token_missing(void **state)
+{
+	check_sample(*state, "usagehookd.yaml",
+	    "/run/credentials/usagehookd.service/twilio-auth-token");
+}
+
+static void
+test_sample_demo_yaml_has_only_the_token_missing(void **state)
+{
+	/* ./dev creates var/demo-auth-token before it runs the daemon. */
+	check_sample(*state, "demo.yaml", "/var/demo-auth-token");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_minimal_config_gets_defaults),
+		T(test_full_config_stores_every_key),
+		T(test_relative_paths_resolve_against_config_directory),
+		T(test_secondary_token_is_loaded_and_trimmed),
+		T(test_unknown_key_reports_line_and_column),
+		T(test_rules_and_triggers_are_unknown_in_this_version),
+		T(test_wrong_type_says_expected_and_got),
+		T(test_missing_database_points_at_enclosing_mapping),
+		T(test_missing_accounts_is_an_error),
+		T(test_empty_accounts_is_an_error),
+		T(test_account_needs_sid_and_a_token),
+		T(test_malformed_sid_is_rejected),
+		T(test_uppercase_hex_sid_is_stored_as_twilio_sends_it),
+		T(test_unreadable_token_file_names_path_and_reason),
+		T(test_empty_token_file_is_rejected),
+		T(test_token_value_never_appears_in_messages),
+		T(test_auth_token_env_is_read),
+		T(test_auth_token_env_missing_or_empty_names_variable),
+		T(test_token_file_and_env_together_is_an_error),
+		T(test_bad_size_and_duration_are_reported),
+		T(test_out_of_range_values_are_reported),
+		T(test_range_bounds_are_accepted),
+		T(test_yaml_syntax_error_reports_line),
+		T(test_all_errors_reported_not_only_first),
+		T(test_duplicate_account_sid_is_an_error),
+		T(test_duplicate_key_is_an_error),
+		T(test_trusted_proxies_bad_address_is_rejected),
+		T(test_public_url_with_path_or_query_is_rejected),
+		T(test_public_url_loses_one_trailing_slash),
+		T(test_listen_forms_are_checked),
+		T(test_path_must_be_a_plain_absolute_path),
+		T(test_control_characters_are_escaped_in_messages),
+		T(test_missing_config_file_reports_cannot_open),
+		T(test_empty_file_reports_empty_configuration),
+		T(test_non_mapping_document_is_refused),
+		T(test_second_yaml_document_is_refused),
+		T(test_config_account_finds_by_exact_sid),
+		T(test_config_free_null_is_a_noop),
+		T(test_config_parse_size_table),
+		T(test_config_parse_duration_table),
+		T(test_sample_usagehookd_yaml_has_only_the_token_missing),
+		T(test_sample_demo_yaml_has_only_the_token_missing),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
