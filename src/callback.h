@@ -25,7 +25,9 @@ int		 form_content_type(const char *ct);
 
 /*
  * Point cb->f at the UsageTrigger fields in cb->params and check them.
- * Returns NULL when valid, or a static message naming the bad field.
+ * Returns NULL when valid, or a message naming the bad field (and quoting
+ * a bad SID); not to be freed, valid until the next call in this thread.
+ * cb->f is filled either way, so a rejection can still name the account.
  */
 const char	*callback_validate(struct callback *cb);
 /* 1 if s is prefix + 32 hex digits (e.g. "AC"), else 0. */

@@ -373,7 +373,8 @@ verify(struct server *srv, struct callback *cb, int body, char *why,
 	if (rv != 0)
 		return rv < 0 ? -1 : 1;
 
-	n = signature_url_candidates(cb->url, cand);
+	if ((n = signature_url_candidates(cb->url, cand)) == 0)
+		return -1;
 	snprintf(why, whylen, "signature does not match %s%s; URLs tried: %s%s%s",
 	    a != NULL ? "the tokens of " : "any configured account",
 	    a != NULL ? a->sid : "", cand[0], n > 1 ? ", " : "",

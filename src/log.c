@@ -45,7 +45,7 @@ log_init(const char *progname, int verbose)
 }
 
 /* One line to stderr, written whole so threads do not interleave. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vline(int pri, const char *fmt, va_list ap, const char *suffix)
 {
 	char		 msg[4096];

@@ -19,8 +19,9 @@ int	signature_compute(const char *token, const char *url,
 
 /*
  * The URLs a signature may have been computed over: url itself and url with
- * its default port (:443 for https, :80 for http) added or removed. Fills
- * out[] with allocated strings; returns how many (1 or 2).
+ * its default port (:443 for https, :80 for http) added or removed; a URL
+ * with another port has one form. Fills out[] with allocated strings;
+ * returns how many (1 or 2), or 0 when out of memory.
  */
 size_t	signature_url_candidates(const char *url, char *out[URL_CANDIDATES]);
 void	signature_url_candidates_free(char *out[URL_CANDIDATES], size_t n);

@@ -1,0 +1,227 @@
+/* signature.c: Twilio's X-Twilio-Signature, computed and verified. */
+#include "config-sys.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "signature.h"
+
+#define SHA1_LEN	20
+
+/* Fetched once: EVP_MAC_fetch takes a global lock on every call. */
+static EVP_MAC		*sig_hmac;
+static pthread_once_t	 sig_hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+sig_hmac_fetch(void)
+{
+	sig_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* Byte order by name, then by value, as twilio-node sorts repeated names. */
+static int
+param_cmp(const void *a, const void *b)
+{
+	const struct param	*x = *(const struct param *const *)a;
+	const struct param	*y = *(const struct param *const *)b;
+	int			 c;
+
+	if ((c = strcmp(x->name, y->name)) != 0)
+		return c;
+	return strcmp(x->value, y->value);
+}
+
+static int
+mac_update_str(EVP_MAC_CTX *ctx, const char *s)
+{
+	return EVP_MAC_update(ctx, (const unsigned char *)s, strlen(s));
+}
+
+int
+signature_compute(const char *token, const char *url,
+    const struct params *body, char out[SIGNATURE_LEN + 1])
+{
+	EVP_MAC_CTX		 *ctx = NULL;
+	const struct param	**sorted = NULL;
+	OSSL_PARAM		  op[2];
+	char			  digest[] = "SHA1";
+	unsigned char		  md[EVP_MAX_MD_SIZE];
+	size_t			  mdlen, i, n = 0;
+	int			  rv = -1;
+
+	out[0] = '\0';
+	if (token == NULL || url == NULL)
+		return -1;
+	if (pthread_once(&sig_hmac_once, sig_hmac_fetch) != 0 ||
+	    sig_hmac == NULL)
+		return -1;
+
+	if (body != NULL && body->n > 0) {
+		if ((sorted = calloc(body->n, sizeof *sorted)) == NULL)
+			goto done;
+		for (i = 0; i < body->n; i++)
+			sorted[i] = &body->v[i];
+		qsort(sorted, body->n, sizeof *sorted, param_cmp);
+		n = body->n;
+	}
+
+	op[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	op[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_MAC_CTX_new(sig_hmac)) == NULL ||
+	    !EVP_MAC_init(ctx, (const unsigned char *)token, strlen(token),
+	    op) || !mac_update_str(ctx, url))
+		goto done;
+	for (i = 0; i < n; i++) {
+		/* twilio-node and twilio-python sign a repeated pair once. */
+		if (i > 0 && param_cmp(&sorted[i - 1], &sorted[i]) == 0)
+			continue;
+		if (!mac_update_str(ctx, sorted[i]->name) ||
+		    !mac_update_str(ctx, sorted[i]->value))
+			goto done;
+	}
+	if (!EVP_MAC_final(ctx, md, &mdlen, sizeof md) || mdlen != SHA1_LEN)
+		goto done;
+	if (EVP_EncodeBlock((unsigned char *)out, md, SHA1_LEN) !=
+	    SIGNATURE_LEN) {
+		out[0] = '\0';
+		goto done;
+	}
+	rv = 0;
+done:
+	OPENSSL_cleanse(md, sizeof md);
+	EVP_MAC_CTX_free(ctx);
+	free(sorted);
+	return rv;
+}
+
+/* An allocated a[0..alen) + b[0..blen) + c; NULL when out of memory. */
+static char *
+join3(const char *a, size_t alen, const char *b, size_t blen, const char *c)
+{
+	size_t	 clen = strlen(c);
+	char	*s;
+
+	if ((s = malloc(alen + blen + clen + 1)) == NULL)
+		return NULL;
+	memcpy(s, a, alen);
+	memcpy(s + alen, b, blen);
+	memcpy(s + alen + blen, c, clen + 1);
+	return s;
+}
+
+/*
+ * The other default-port form of url into *other (allocated), or NULL when
+ * it has none (unknown scheme, non-default port). -1 when out of memory.
+ * Splits the authority like twilio-node: userinfo ends at the last '@', a
+ * port starts at the first ':' after an IPv6 literal's ']'.
+ */
+static int
+url_other_port(const char *url, char **other)
+{
+	const char	*sep, *auth, *end, *host, *colon, *p;
+	const char	*def;
+	size_t		 slen, deflen, plen;
+
+	*other = NULL;
+	if ((sep = strstr(url, "://")) == NULL)
+		return 0;
+	slen = sep - url;
+	if (slen == 5 && strncasecmp(url, "https", 5) == 0)
+		def = ":443";
+	else if (slen == 4 && strncasecmp(url, "http", 4) == 0)
+		def = ":80";
+	else
+		return 0;
+	deflen = strlen(def);
+
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	host = auth;
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			host = p + 1;
+	for (p = host; p < end; p++)
+		if (*p == ']')
+			host = p + 1;
+	colon = memchr(host, ':', end - host);
+
+	if (colon == NULL)
+		*other = join3(url, end - url, def, deflen, end);
+	else {
+		plen = end - colon;
+		/* ":" alone is an empty port, the default (RFC 3986 6.2.3). */
+		if (plen != 1 && (plen != deflen ||
+		    memcmp(colon, def, deflen) != 0))
+			return 0;
+		*other = join3(url, colon - url, "", 0, end);
+	}
+	return *other == NULL ? -1 : 0;
+}
+
+size_t
+signature_url_candidates(const char *url, char *out[URL_CANDIDATES])
+{
+	out[0] = out[1] = NULL;
+	if (url == NULL || (out[0] = strdup(url)) == NULL)
+		return 0;
+	if (url_other_port(url, &out[1]) == -1) {
+		free(out[0]);
+		out[0] = NULL;
+		return 0;
+	}
+	return out[1] == NULL ? 1 : 2;
+}
+
+void
+signature_url_candidates_free(char *out[URL_CANDIDATES], size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && i < URL_CANDIDATES; i++) {
+		free(out[i]);
+		out[i] = NULL;
+	}
+}
+
+int
+signature_verify(const struct account *acct, const char *url,
+    const struct params *body, const char *sig)
+{
+	char		*cand[URL_CANDIDATES];
+	char		 want[SIGNATURE_LEN + 1];
+	const char	*tokens[2];
+	size_t		 ncand, i, t;
+	int		 rv = 0;
+
+	if (acct == NULL || url == NULL)
+		return -1;
+	/* The length of a base64 HMAC-SHA1 is public; only bytes are secret. */
+	if (sig == NULL || strnlen(sig, SIGNATURE_LEN + 1) != SIGNATURE_LEN)
+		return 0;
+	if ((ncand = signature_url_candidates(url, cand)) == 0)
+		return -1;
+	tokens[0] = acct->token;
+	tokens[1] = acct->secondary;
+	for (i = 0; i < ncand && rv == 0; i++) {
+		for (t = 0; t < 2 && rv == 0; t++) {
+			if (tokens[t] == NULL)
+				continue;
+			if (signature_compute(tokens[t], cand[i], body,
+			    want) == -1)
+				rv = -1;
+			else if (CRYPTO_memcmp(want, sig, SIGNATURE_LEN) == 0)
+				rv = (int)t + 1;
+		}
+	}
+	OPENSSL_cleanse(want, sizeof want);
+	signature_url_candidates_free(cand, ncand);
+	return rv;
+}
