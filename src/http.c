@@ -203,7 +203,7 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
     enum reject_reason why, const char *detail)
 {
 	struct rejection	 rej;
-	char			 u[256], d[512], r[64];
+	char			 u[256], d[512], r[64], body[64];
 	int			 status = reject_status[why];
 
 	srv->metrics->rejected[why]++;
@@ -221,8 +221,9 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
 	    printable(cb->uri, u, sizeof u), printable(cb->remote, r, sizeof r),
 	    status, rej.reason, printable(detail, d, sizeof d));
 	store_rejection(srv, &rej);
+	snprintf(body, sizeof body, "%s\n", rej.reason);
 	reply(req, status, status == 403 ? "Forbidden" : status == 415 ?
-	    "Unsupported Media Type" : "Bad Request", rej.reason, NULL, NULL);
+	    "Unsupported Media Type" : "Bad Request", body, NULL, NULL);
 }
 
 /* The raw header block; -1 when out of memory. Sets *size in bytes. */
@@ -413,8 +414,9 @@ claim_done(struct commit_req *creq, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	ms = (end.tv_sec - p->start.tv_sec) * 1e3 +
 	    (end.tv_nsec - p->start.tv_nsec) / 1e6;
-	log_info("%s %s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
-	    printable(p->cb->uri, u, sizeof u), status,
+	/* The path only: for GET-style methods the query repeats the token. */
+	log_info("%s %.*s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
+	    (int)strcspn(printable(p->cb->uri, u, sizeof u), "?"), u, status,
 	    creq->result == CLAIM_DUPLICATE ? " duplicate" : "",
 	    printable(p->cb->f.idempotency_token, tok, sizeof tok), ms);
 	srv->inflight--;
