@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -40,6 +42,13 @@ struct server {
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
 	size_t				 inflight;
+	size_t				 connections;	/* open, counted */
+	struct bufferevent		**fresh;	/* accepted this turn */
+	size_t				 nfresh;
+	size_t				 freshcap;
+	struct event			*adopt;		/* counts fresh ones */
+	int				 paused;	/* listener disabled */
+	time_t				 paused_warned;
 };
 
 /* A callback waiting for its claim to be committed. */
@@ -627,6 +636,89 @@ route(struct evhttp_request *req, void *arg)
 	reply(req, 404, "Not Found", "not found\n", NULL, NULL);
 }
 
+/* Stop accepting at max_connections; accept again once below it. */
+static void
+pace_listener(struct server *srv)
+{
+	struct evconnlistener	*l;
+	size_t			 max = srv->conf->limits.max_connections;
+	int			 full = srv->connections >= max;
+
+	if (srv->bound == NULL || full == srv->paused)
+		return;
+	l = evhttp_bound_socket_get_listener(srv->bound);
+	if (full) {
+		evconnlistener_disable(l);
+		/* Once a minute is enough to tell the operator. */
+		if (time(NULL) - srv->paused_warned >= 60) {
+			srv->paused_warned = time(NULL);
+			log_warnx("max_connections (%zu) reached: not accepting "
+			    "until a connection closes", max);
+		}
+	} else
+		evconnlistener_enable(l);
+	srv->paused = full;
+}
+
+static void
+connection_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct server	*srv = arg;
+
+	srv->connections--;
+	pace_listener(srv);
+}
+
+/*
+ * evhttp (2.1) has no connection limit and no hook once a connection is
+ * set up. bevcb sees each accepted connection before evhttp wraps it; the
+ * adopt event runs later in the same loop turn, before any event of the
+ * new connection can, and hangs our close callback on its evhttp_connection
+ * (the bufferevent's callback argument).
+ */
+static void
+adopt_fresh(evutil_socket_t fd, short events, void *arg)
+{
+	struct server	*srv = arg;
+	void		*evcon;
+	size_t		 i;
+
+	for (i = 0; i < srv->nfresh; i++) {
+		bufferevent_getcb(srv->fresh[i], NULL, NULL, NULL, &evcon);
+		if (evcon != NULL)
+			evhttp_connection_set_closecb(evcon, connection_closed,
+			    srv);
+		else
+			srv->connections--;
+	}
+	srv->nfresh = 0;
+	pace_listener(srv);
+}
+
+static struct bufferevent *
+new_connection(struct event_base *base, void *arg)
+{
+	struct server		*srv = arg;
+	struct bufferevent	*bev, **fresh;
+	size_t			 cap;
+
+	if (srv->nfresh == srv->freshcap) {
+		cap = srv->freshcap ? srv->freshcap * 2 : 64;
+		if ((fresh = reallocarray(srv->fresh, cap,
+		    sizeof *fresh)) == NULL)
+			return NULL;	/* evhttp makes its own, uncounted */
+		srv->fresh = fresh;
+		srv->freshcap = cap;
+	}
+	if ((bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return NULL;
+	srv->fresh[srv->nfresh++] = bev;
+	srv->connections++;
+	event_active(srv->adopt, EV_TIMEOUT, 0);
+	return bev;
+}
+
 /* Apply the limits of conf to evhttp. */
 static void
 apply_limits(struct server *srv)
@@ -637,6 +729,7 @@ apply_limits(struct server *srv)
 	evhttp_set_max_headers_size(srv->http,
 	    l->max_header * HEADER_HARD_FACTOR);
 	evhttp_set_timeout(srv->http, l->request_timeout);
+	pace_listener(srv);
 }
 
 struct server *
@@ -657,6 +750,9 @@ server_new(struct event_base *base, struct config *conf,
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(srv->http, route, srv);
+	evhttp_set_bevcb(srv->http, new_connection, srv);
+	if ((srv->adopt = event_new(base, -1, 0, adopt_fresh, srv)) == NULL)
+		fatalx("event_new failed");
 	apply_limits(srv);
 	return srv;
 }
@@ -762,6 +858,7 @@ server_stop_accepting(struct server *srv)
 	if (srv->bound != NULL) {
 		evhttp_del_accept_socket(srv->http, srv->bound);
 		srv->bound = NULL;
+		srv->paused = 0;
 	}
 }
 
@@ -776,7 +873,11 @@ server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
+	/* evhttp_free runs our close callbacks; leave the listener alone. */
+	srv->bound = NULL;
 	evhttp_free(srv->http);
+	event_free(srv->adopt);
+	free(srv->fresh);
 	if (srv->unix_path != NULL) {
 		unlink(srv->unix_path);
 		free(srv->unix_path);
