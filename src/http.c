@@ -149,7 +149,9 @@ reply(struct evhttp_request *req, int status, const char *reason,
 		evhttp_send_reply(req, status, reason, NULL);
 		return;
 	}
-	evbuffer_add(buf, body, strlen(body));
+	/* libevent 2.1 sends a HEAD reply's body; a HEAD answer has none. */
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evbuffer_add(buf, body, strlen(body));
 	evhttp_send_reply(req, status, reason, buf);
 	evbuffer_free(buf);
 }
