@@ -798,8 +798,12 @@ trace_lines(FILE *f, const char *prefix, const char *s, size_t len)
 static size_t
 head_end(const struct rbuf *b, size_t off)
 {
-	const char	*p = b->p + off, *end = b->p + b->len;
+	const char	*p, *end;
 
+	if (b->p == NULL)
+		return 0;
+	p = b->p + off;
+	end = b->p + b->len;
 	while (p < end) {
 		const char	*nl = memchr(p, '\n', (size_t)(end - p));
 
