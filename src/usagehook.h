@@ -82,6 +82,70 @@ struct retention {
 	int64_t		 rejected;	/* seconds; default 30 days */
 };
 
+/* How one rule value compares with a parameter. */
+enum match_kind {
+	MATCH_EXACT,		/* the same string */
+	MATCH_GLOB,		/* fnmatch(3) pattern, e.g. "calls*" */
+	MATCH_CMP		/* numeric comparison, e.g. ">= 100" */
+};
+
+enum cmp_op { CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_EQ, CMP_NE };
+
+struct match_value {
+	enum match_kind	 kind;
+	char		*text;		/* MATCH_EXACT text or MATCH_GLOB pattern */
+	enum cmp_op	 op;		/* MATCH_CMP */
+	double		 number;	/* MATCH_CMP */
+};
+
+/* A condition on one parameter: it holds when any of the values match. */
+struct match {
+	char			*param;		/* Twilio's name, e.g. "UsageCategory" */
+	struct match_value	*values;
+	size_t			 nvalues;
+};
+
+enum action_kind { ACTION_EXEC, ACTION_HTTP, ACTION_APPEND, ACTION_LOG };
+
+/* An extra header of an http action; a secret one is read from file. */
+struct action_header {
+	char		*name;
+	char		*value;		/* NULL when file is set */
+	char		*file;		/* read at each attempt, never logged */
+};
+
+struct action {
+	enum action_kind	 kind;
+	char			**argv;		/* exec: NULL-terminated, {Param} templates */
+	size_t			 argc;
+	char			*url;		/* http */
+	char			*ca_file;	/* http: NULL = system CA store */
+	struct action_header	*headers;	/* http */
+	size_t			 nheaders;
+	char			*path;		/* append */
+	char			*template;	/* log */
+	int			 timeout_ms;	/* exec, http; default 10 s */
+	int			 max_attempts;	/* default from dispatch */
+};
+
+struct rule {
+	char		*name;
+	struct match	*matches;	/* all must hold */
+	size_t		 nmatches;
+	struct action	*actions;
+	size_t		 nactions;
+	int		 cont;		/* continue: try later rules too */
+};
+
+/* How the outbox runs jobs. */
+struct dispatch {
+	int		 concurrency;	/* jobs running at once; default 8 */
+	int		 per_rule;	/* of one rule at once; default 2 */
+	int		 max_attempts;	/* default 8 */
+	int64_t		 backoff_ms;	/* first retry delay; default 30 s */
+	int64_t		 max_backoff_ms; /* cap of one delay; default 30 min */
+};
+
 /* A whole validated configuration file. */
 struct config {
 	char		*file;
@@ -95,6 +159,9 @@ struct config {
 	size_t		 naccounts;
 	struct limits	 limits;
 	struct retention retention;
+	struct rule	*rules;
+	size_t		 nrules;
+	struct dispatch	 dispatch;
 };
 
 #endif
