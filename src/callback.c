@@ -378,3 +378,25 @@ callback_free(struct callback *cb)
 	params_free(&cb->params);
 	free(cb);
 }
+
+int
+method_has_body(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	    strcmp(method, "PATCH") == 0;
+}
+
+int
+request_params(const char *method, const char *uri, const char *body,
+    size_t bodylen, struct params *p, const char **err)
+{
+	const char	*q;
+
+	if (method_has_body(method))
+		return form_decode(body, bodylen, p, err);
+	if ((q = strchr(uri, '?')) == NULL)
+		return 0;
+	q++;
+	/* A fragment is never sent, but never part of the query either. */
+	return form_decode(q, strcspn(q, "#"), p, err);
+}

@@ -20,6 +20,16 @@ int		 params_add(struct params *, const char *name, size_t nlen,
 const char	*params_get(const struct params *, const char *name);
 void		 params_free(struct params *);
 
+/* 1 if Twilio sends this method's parameters in the body, not the query. */
+int		 method_has_body(const char *method);
+/*
+ * The parameters of a request as received: the form body for POST, PUT and
+ * PATCH, the query string of uri for the others. 0, or -1 with *err set.
+ */
+int		 request_params(const char *method, const char *uri,
+		    const char *body, size_t bodylen, struct params *p,
+		    const char **err);
+
 /* 1 if a Content-Type header names a form body (charset allowed), else 0. */
 int		 form_content_type(const char *ct);
 

@@ -58,8 +58,17 @@ apply(struct store *st, struct commit_req *r)
 {
 	switch (r->kind) {
 	case COMMIT_CLAIM:
-		r->result = store_claim(st, r->cb);
+		r->result = store_claim(st, r->cb, r->jobs, r->njobs);
 		return r->result == CLAIM_ERROR ? -1 : 0;
+	case COMMIT_JOBS_DUE:
+		r->result = store_jobs_due(st, r->due_now, r->due_limit,
+		    &r->rows, &r->nrows);
+		if (r->result == 0)
+			r->next_due = store_jobs_next(st);
+		return r->result;
+	case COMMIT_JOB_UPDATE:
+		r->result = store_job_update(st, &r->update);
+		return r->result;
 	case COMMIT_REJECT:
 		r->result = store_reject(st, r->rej);
 		return r->result;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "store.h"
 #include "usagehook.h"
 
 struct event_base;
@@ -13,7 +14,9 @@ struct committer;
 enum commit_kind {
 	COMMIT_CLAIM,		/* store cb; result is an enum claim */
 	COMMIT_REJECT,		/* keep rej in the rejected table */
-	COMMIT_PROBE		/* a real write for /healthz; result 0 or -1 */
+	COMMIT_PROBE,		/* a real write for /healthz; result 0 or -1 */
+	COMMIT_JOBS_DUE,	/* read due jobs into rows; result 0 or -1 */
+	COMMIT_JOB_UPDATE	/* apply update; result 0 or -1 */
 };
 
 /*
@@ -23,7 +26,15 @@ enum commit_kind {
 struct commit_req {
 	enum commit_kind	 kind;
 	struct callback		*cb;
+	const struct job_spec	*jobs;		/* COMMIT_CLAIM: the outbox rows */
+	size_t			 njobs;
 	struct rejection	*rej;
+	int64_t			 due_now;	/* COMMIT_JOBS_DUE, in: ms */
+	size_t			 due_limit;	/* in */
+	struct job_row		*rows;		/* out, allocated */
+	size_t			 nrows;		/* out */
+	int64_t			 next_due;	/* out: ms, -1 if none queued */
+	struct job_update	 update;	/* COMMIT_JOB_UPDATE */
 	int			 result;
 	void			(*done)(struct commit_req *, void *);
 	void			*arg;

@@ -76,6 +76,14 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "Requests answered 431.", m->header_too_large);
 	err |= counter(b, "usagehookd_not_found_total",
 	    "Requests for paths we do not serve.", m->not_found);
+	err |= counter(b, "usagehookd_unmatched_total",
+	    "New callbacks stored that matched no rule.", m->unmatched);
+	err |= counter(b, "usagehookd_jobs_done_total",
+	    "Jobs whose action succeeded.", m->jobs_done);
+	err |= counter(b, "usagehookd_jobs_failed_total",
+	    "Failed attempts that will be retried.", m->jobs_failed);
+	err |= counter(b, "usagehookd_jobs_dead_total",
+	    "Jobs that ran out of attempts (dead letters).", m->jobs_dead);
 
 	err |= evbuffer_add_printf(b, "# HELP usagehookd_rejected_total "
 	    "Requests refused and kept in the rejected table, by reason.\n"

@@ -28,6 +28,10 @@ struct metrics {
 	uint64_t	unavailable;		/* 503: database not writable */
 	uint64_t	header_too_large;	/* 431 */
 	uint64_t	not_found;
+	uint64_t	unmatched;		/* stored, no rule matched */
+	uint64_t	jobs_done;
+	uint64_t	jobs_failed;		/* attempts that will be retried */
+	uint64_t	jobs_dead;
 	uint64_t	rejected[REJECT_MAX];
 	uint64_t	batch[METRICS_BATCH_BUCKETS];
 	uint64_t	batch_count;

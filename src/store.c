@@ -66,6 +66,26 @@ static const struct migration migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  at INTEGER"
 	");" },
+	{ 2,
+	/* The outbox: written with its callback, run at least once. */
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  callback_id INTEGER NOT NULL"
+	"    REFERENCES callbacks(id) ON DELETE CASCADE,"
+	"  rule TEXT NOT NULL,"
+	"  action INTEGER NOT NULL,"		/* index in the rule's actions */
+	"  kind TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'queued'"
+	"    CHECK (state IN ('queued', 'running', 'done', 'dead')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  max_attempts INTEGER NOT NULL,"
+	"  next_run_at INTEGER NOT NULL,"	/* ms since the epoch */
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  last_error TEXT"
+	");"
+	"CREATE INDEX jobs_due ON jobs(state, next_run_at);"
+	"CREATE INDEX jobs_callback ON jobs(callback_id);" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -80,6 +100,7 @@ static const struct {
 	{ "rejected",		"SELECT count(*) FROM rejected" },
 	{ "health",		"SELECT count(*) FROM health" },
 	{ "schema_version",	"SELECT count(*) FROM schema_version" },
+	{ "jobs",		"SELECT count(*) FROM jobs" },
 };
 
 enum stmt {
@@ -92,6 +113,12 @@ enum stmt {
 	ST_REJECT_TRIM,
 	ST_PROBE,
 	ST_DUPLICATES_OF,
+	ST_JOB_INSERT,
+	ST_JOBS_DUE,
+	ST_JOB_START,
+	ST_JOB_FINISH,
+	ST_JOBS_NEXT,
+	ST_JOBS_RECOVER,
 	ST_MAX
 };
 
@@ -119,6 +146,34 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_PROBE] = "INSERT OR REPLACE INTO health (id, at) VALUES (1, ?1)",
 	[ST_DUPLICATES_OF] =
 	    "SELECT duplicates FROM callbacks WHERE idempotency_token = ?1",
+	[ST_JOB_INSERT] =
+	    "INSERT INTO jobs (callback_id, rule, action, kind, max_attempts,"
+	    " next_run_at, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
+	[ST_JOBS_DUE] =
+	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
+	    " c.method, c.uri, c.body"
+	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
+	    " WHERE j.state = 'queued' AND j.next_run_at <= ?1"
+	    " ORDER BY j.next_run_at, j.id LIMIT ?2",
+	[ST_JOB_START] =
+	    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+	    " updated_at = ?2 WHERE id = ?1",
+	[ST_JOB_FINISH] =
+	    "UPDATE jobs SET state = ?2, next_run_at = ?3,"
+	    " last_error = coalesce(?4, last_error), updated_at = ?5"
+	    " WHERE id = ?1",
+	[ST_JOBS_NEXT] =
+	    "SELECT min(next_run_at) FROM jobs WHERE state = 'queued'",
+	[ST_JOBS_RECOVER] =
+	    "UPDATE jobs SET state = 'queued' WHERE state = 'running'",
+};
+
+static const char *const job_states[] = {
+	[JOB_QUEUED] = "queued",
+	[JOB_RUNNING] = "running",
+	[JOB_DONE] = "done",
+	[JOB_DEAD] = "dead",
 };
 
 struct store {
@@ -550,8 +605,31 @@ txn_lost(struct store *s)
 	return 0;
 }
 
+/* The outbox rows of the callback just inserted. */
+static int
+insert_jobs(struct store *s, const struct job_spec *jobs, size_t njobs,
+    int64_t at)
+{
+	sqlite3_stmt	*st = s->st[ST_JOB_INSERT];
+	sqlite3_int64	 cbid = sqlite3_last_insert_rowid(s->db);
+	size_t		 i;
+
+	for (i = 0; i < njobs; i++) {
+		sqlite3_bind_int64(st, 1, cbid);
+		bind_text(st, 2, jobs[i].rule);
+		sqlite3_bind_int(st, 3, jobs[i].action);
+		bind_text(st, 4, jobs[i].kind);
+		sqlite3_bind_int(st, 5, jobs[i].max_attempts);
+		sqlite3_bind_int64(st, 6, at);
+		if (run(s, ST_JOB_INSERT, "queueing a job") == -1)
+			return -1;
+	}
+	return 0;
+}
+
 enum claim
-store_claim(struct store *s, const struct callback *cb)
+store_claim(struct store *s, const struct callback *cb,
+    const struct job_spec *jobs, size_t njobs)
 {
 	sqlite3_stmt		*st = s->st[ST_CLAIM];
 	const struct usage_fields *f = &cb->f;
@@ -596,8 +674,11 @@ store_claim(struct store *s, const struct callback *cb)
 	}
 	if (run(s, ST_CLAIM, "claim") == -1)
 		return CLAIM_ERROR;
-	if (sqlite3_changes(s->db) == 1)
+	if (sqlite3_changes(s->db) == 1) {
+		if (insert_jobs(s, jobs, njobs, now_ms()) == -1)
+			return CLAIM_ERROR;
 		return CLAIM_NEW;
+	}
 
 	st = s->st[ST_DUPLICATE];
 	sqlite3_bind_int64(st, 1, now_ms());
@@ -721,5 +802,146 @@ store_duplicates(struct store *s, const char *token)
 		set_dberr(s, "reading duplicates");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return n;
+}
+
+const char *
+job_state_name(enum job_state st)
+{
+	if (st < JOB_QUEUED || st > JOB_DEAD)
+		return "unknown";
+	return job_states[st];
+}
+
+/* A column as an allocated string ("" for NULL); NULL when out of memory. */
+static char *
+column_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+	const void	*p = sqlite3_column_blob(st, col);
+	size_t		 n = sqlite3_column_bytes(st, col);
+	char		*out;
+
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(out, p, n);
+	out[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return out;
+}
+
+void
+store_job_rows_free(struct job_row *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].rule);
+		free(rows[i].method);
+		free(rows[i].uri);
+		free(rows[i].body);
+	}
+	free(rows);
+}
+
+int
+store_jobs_due(struct store *s, int64_t now, size_t limit,
+    struct job_row **rowsp, size_t *np)
+{
+	sqlite3_stmt	*st = s->st[ST_JOBS_DUE];
+	struct job_row	*rows, *r;
+	size_t		 n = 0;
+	int		 rc;
+
+	*rowsp = NULL;
+	*np = 0;
+	if ((rows = calloc(limit ? limit : 1, sizeof *rows)) == NULL) {
+		set_err(s, "jobs due: out of memory");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = &rows[n++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->action = sqlite3_column_int(st, 2);
+		r->attempts = sqlite3_column_int(st, 3);
+		r->max_attempts = sqlite3_column_int(st, 4);
+		if ((r->rule = column_dup(st, 1, NULL)) == NULL ||
+		    (r->method = column_dup(st, 5, NULL)) == NULL ||
+		    (r->uri = column_dup(st, 6, NULL)) == NULL ||
+		    (r->body = column_dup(st, 7, &r->bodylen)) == NULL) {
+			set_err(s, "jobs due: out of memory");
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (n < limit && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		if (rc != SQLITE_NOMEM)
+			set_dberr(s, "reading due jobs");
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		store_job_rows_free(rows, n);
+		return -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+int
+store_job_update(struct store *s, const struct job_update *u)
+{
+	sqlite3_stmt	*st;
+	int		 own, rv;
+
+	if (begin_own(s, &own) == -1)
+		return -1;
+	if (u->state == JOB_RUNNING) {
+		st = s->st[ST_JOB_START];
+		sqlite3_bind_int64(st, 1, u->id);
+		sqlite3_bind_int64(st, 2, now_ms());
+		rv = run(s, ST_JOB_START, "starting a job");
+	} else {
+		st = s->st[ST_JOB_FINISH];
+		sqlite3_bind_int64(st, 1, u->id);
+		bind_text(st, 2, job_state_name(u->state));
+		sqlite3_bind_int64(st, 3, u->next_run_at);
+		bind_text(st, 4, u->error);
+		sqlite3_bind_int64(st, 5, now_ms());
+		rv = run(s, ST_JOB_FINISH, "recording a job's outcome");
+	}
+	return end_own(s, own, rv);
+}
+
+int64_t
+store_jobs_next(struct store *s)
+{
+	sqlite3_stmt	*st = s->st[ST_JOBS_NEXT];
+	int64_t		 next = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		next = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return next;
+}
+
+int
+store_jobs_recover(struct store *s)
+{
+	int	own, rv, n;
+
+	if (begin_own(s, &own) == -1)
+		return -1;
+	rv = run(s, ST_JOBS_RECOVER, "requeueing interrupted jobs");
+	n = rv == 0 ? sqlite3_changes(s->db) : -1;
+	if (end_own(s, own, rv) == -1)
+		return -1;
 	return n;
 }

@@ -31,12 +31,57 @@ int		 store_begin(struct store *);
 int		 store_commit(struct store *);
 int		 store_rollback(struct store *);
 
+/* One action to run for a new callback: a row of the jobs outbox. */
+struct job_spec {
+	const char	*rule;		/* rule name */
+	int		 action;	/* index in the rule's actions */
+	const char	*kind;		/* "exec", "http", "append", "log" */
+	int		 max_attempts;
+};
+
 /*
  * The claim: INSERT ... ON CONFLICT(idempotency_token) DO NOTHING judged by
  * sqlite3_changes(); on a duplicate, the row's duplicate count goes up.
- * Runs inside the caller's transaction.
+ * A new callback's jobs are inserted in the same transaction (the outbox),
+ * so they exist exactly when the callback does. Runs inside the caller's
+ * transaction.
  */
-enum claim	 store_claim(struct store *, const struct callback *);
+enum claim	 store_claim(struct store *, const struct callback *,
+		    const struct job_spec *jobs, size_t njobs);
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_DEAD };
+
+/* A due job with what it needs to run: its callback's raw request. */
+struct job_row {
+	int64_t		 id;
+	char		*rule;
+	int		 action;
+	int		 attempts;	/* attempts made before this one */
+	int		 max_attempts;
+	char		*method;
+	char		*uri;
+	char		*body;
+	size_t		 bodylen;
+};
+
+/* A change of a job's state; JOB_RUNNING also counts an attempt. */
+struct job_update {
+	int64_t		 id;
+	enum job_state	 state;
+	int64_t		 next_run_at;	/* ms; for JOB_QUEUED */
+	const char	*error;		/* last failure, or NULL */
+};
+
+/* Queued jobs due at now (ms), oldest first, at most limit; allocated. */
+int		 store_jobs_due(struct store *, int64_t now, size_t limit,
+		    struct job_row **rows, size_t *n);
+void		 store_job_rows_free(struct job_row *, size_t);
+int		 store_job_update(struct store *, const struct job_update *);
+/* When the next queued job is due (ms), or -1 when none is queued. */
+int64_t		 store_jobs_next(struct store *);
+/* At start: jobs a dead process left running are queued again. */
+int		 store_jobs_recover(struct store *);
+const char	*job_state_name(enum job_state);
 /* Keep a refused request (capped at the newest STORE_REJECTED_CAP rows). */
 int		 store_reject(struct store *, const struct rejection *);
 /* A real write, for /healthz: 0 when the database takes writes. */

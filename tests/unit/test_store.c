@@ -154,8 +154,8 @@ test_first_claim_is_new_second_is_duplicate(void **state)
 	struct callback	 cb;
 
 	make_callback(&cb, "tok-first");
-	assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
-	assert_int_equal(store_claim(s, &cb), CLAIM_DUPLICATE);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_DUPLICATE);
 	assert_int_equal(store_count(s, "callbacks"), 1);
 	store_close(s);
 }
@@ -169,10 +169,10 @@ test_duplicate_counter_increments(void **state)
 	int		 i;
 
 	make_callback(&cb, "tok-dup");
-	assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	assert_int_equal(store_duplicates(s, "tok-dup"), 0);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(store_claim(s, &cb), CLAIM_DUPLICATE);
+		assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_DUPLICATE);
 	assert_int_equal(store_duplicates(s, "tok-dup"), 3);
 	assert_int_equal(store_duplicates(s, "tok-never-seen"), -1);
 	assert_int_equal(store_count(s, "callbacks"), 1);
@@ -190,13 +190,13 @@ test_claim_survives_reopen(void **state)
 
 	make_callback(&cb, "tok-durable");
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
 
 	s = open_ok(fx->db, 0);
 	assert_int_equal(store_count(s, "callbacks"), 1);
-	assert_int_equal(store_claim(s, &cb), CLAIM_DUPLICATE);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_DUPLICATE);
 	store_close(s);
 
 	/* The raw request came back whole: body bytes past a NUL, NULLs. */
@@ -230,11 +230,11 @@ test_many_claims_in_one_transaction(void **state)
 	for (i = 0; i < 1000; i++) {
 		snprintf(tok, sizeof tok, "tok-batch-%d", i);
 		make_callback(&cb, tok);
-		assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+		assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	}
 	/* A repeat inside the same transaction is already a duplicate. */
 	make_callback(&cb, "tok-batch-7");
-	assert_int_equal(store_claim(s, &cb), CLAIM_DUPLICATE);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_DUPLICATE);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_count(s, "callbacks"), 1000);
 	assert_int_equal(store_duplicates(s, "tok-batch-7"), 1);
@@ -254,14 +254,14 @@ test_rollback_discards_claims(void **state)
 	for (i = 0; i < 10; i++) {
 		snprintf(tok, sizeof tok, "tok-rb-%d", i);
 		make_callback(&cb, tok);
-		assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+		assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	}
 	assert_int_equal(store_rollback(s), 0);
 	assert_int_equal(store_count(s, "callbacks"), 0);
 
 	/* Twilio's retry of a rolled-back claim is new, not a duplicate. */
 	make_callback(&cb, "tok-rb-3");
-	assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	assert_int_equal(store_count(s, "callbacks"), 1);
 	/* Rolling back with no transaction open is harmless. */
 	assert_int_equal(store_rollback(s), 0);
@@ -281,7 +281,7 @@ test_schema_version_recorded_and_reopen_does_not_rerun(void **state)
 	assert_int_equal(store_schema_version(s), latest);
 	assert_int_equal(store_count(s, "schema_version"), latest);
 	make_callback(&cb, "tok-schema");
-	assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	store_close(s);
 
 	applied = raw_int(fx->db, "SELECT applied_at FROM schema_version"
@@ -442,7 +442,7 @@ race(void *arg)
 			goto bad;
 		snprintf(tok, sizeof tok, "tok-race-%d", i);
 		make_callback(&cb, tok);
-		if ((c = store_claim(s, &cb)) == CLAIM_ERROR)
+		if ((c = store_claim(s, &cb, NULL, 0)) == CLAIM_ERROR)
 			goto bad;
 		r->isnew[i] = c == CLAIM_NEW;
 		if (r->batched && i % 10 == 9 && store_commit(s) != 0)
@@ -537,7 +537,7 @@ test_wal_mode_enabled(void **state)
 	char		 wal[PATH_MAX + 8];
 
 	make_callback(&cb, "tok-wal");
-	assert_int_equal(store_claim(s, &cb), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 
 	assert_int_equal(sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);
@@ -551,6 +551,119 @@ test_wal_mode_enabled(void **state)
 	/* The WAL file is beside the database while the store is open. */
 	snprintf(wal, sizeof wal, "%s-wal", fx->db);
 	assert_int_equal(access(wal, F_OK), 0);
+	store_close(s);
+}
+
+static const struct job_spec two_jobs[] = {
+	{ "page", 0, "exec", 3 },
+	{ "page", 1, "log", 8 },
+};
+
+static void
+test_new_claim_queues_jobs_duplicate_does_not(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx->db, 0);
+	struct callback	 cb;
+
+	make_callback(&cb, "tok-jobs");
+	assert_int_equal(store_claim(s, &cb, two_jobs, 2), CLAIM_NEW);
+	assert_int_equal(store_claim(s, &cb, two_jobs, 2), CLAIM_DUPLICATE);
+	assert_int_equal(store_count(s, "jobs"), 2);
+	store_close(s);
+	assert_int_equal(raw_int(fx->db, "SELECT count(*) FROM jobs j JOIN "
+	    "callbacks c ON c.id = j.callback_id WHERE c.idempotency_token = "
+	    "'tok-jobs' AND j.state = 'queued' AND j.attempts = 0"), 2);
+}
+
+static void
+test_rolled_back_claim_leaves_no_jobs(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx->db, 0);
+	struct callback	 cb;
+
+	make_callback(&cb, "tok-rollback-jobs");
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_claim(s, &cb, two_jobs, 2), CLAIM_NEW);
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_count(s, "jobs"), 0);
+	assert_int_equal(store_count(s, "callbacks"), 0);
+	store_close(s);
+}
+
+static void
+test_due_jobs_run_then_finish_or_retry(void **state)
+{
+	struct fixture		*fx = *state;
+	struct store		*s = open_ok(fx->db, 0);
+	struct callback		 cb;
+	struct job_row		*rows;
+	struct job_update	 u;
+	size_t			 n;
+	int64_t			 far = (int64_t)1 << 50;
+
+	make_callback(&cb, "tok-due");
+	assert_int_equal(store_claim(s, &cb, two_jobs, 2), CLAIM_NEW);
+	assert_int_equal(store_jobs_due(s, far, 10, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].rule, "page");
+	assert_int_equal(rows[0].action, 0);
+	assert_int_equal(rows[0].max_attempts, 3);
+	assert_string_equal(rows[0].method, cb.method);
+	assert_int_equal(rows[0].bodylen, cb.bodylen);
+	assert_memory_equal(rows[0].body, cb.body, cb.bodylen);
+
+	u = (struct job_update){ rows[0].id, JOB_RUNNING, 0, NULL };
+	assert_int_equal(store_job_update(s, &u), 0);
+	u = (struct job_update){ rows[0].id, JOB_QUEUED, far - 1, "exit 1" };
+	assert_int_equal(store_job_update(s, &u), 0);
+	u = (struct job_update){ rows[1].id, JOB_RUNNING, 0, NULL };
+	assert_int_equal(store_job_update(s, &u), 0);
+	u = (struct job_update){ rows[1].id, JOB_DONE, 0, NULL };
+	assert_int_equal(store_job_update(s, &u), 0);
+	store_job_rows_free(rows, n);
+
+	/* The retried job is due later; the done one never again. */
+	assert_int_equal(store_jobs_due(s, far - 2, 10, &rows, &n), 0);
+	assert_int_equal(n, 0);
+	store_job_rows_free(rows, n);
+	assert_int_equal(store_jobs_next(s), far - 1);
+	assert_int_equal(store_jobs_due(s, far, 10, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].attempts, 1);
+	store_job_rows_free(rows, n);
+	store_close(s);
+	assert_int_equal(raw_int(fx->db, "SELECT count(*) FROM jobs WHERE "
+	    "last_error = 'exit 1'"), 1);
+}
+
+static void
+test_recover_requeues_jobs_left_running(void **state)
+{
+	struct fixture		*fx = *state;
+	struct store		*s = open_ok(fx->db, 0);
+	struct callback		 cb;
+	struct job_row		*rows;
+	struct job_update	 u;
+	size_t			 n;
+
+	make_callback(&cb, "tok-recover");
+	assert_int_equal(store_claim(s, &cb, two_jobs, 1), CLAIM_NEW);
+	assert_int_equal(store_jobs_due(s, (int64_t)1 << 50, 10, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	u = (struct job_update){ rows[0].id, JOB_RUNNING, 0, NULL };
+	assert_int_equal(store_job_update(s, &u), 0);
+	store_job_rows_free(rows, n);
+	store_close(s);
+
+	/* A new process finds it running and queues it again. */
+	s = open_ok(fx->db, 0);
+	assert_int_equal(store_jobs_recover(s), 1);
+	assert_int_equal(store_jobs_due(s, (int64_t)1 << 50, 10, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].attempts, 1);
+	store_job_rows_free(rows, n);
 	store_close(s);
 }
 
@@ -571,6 +684,10 @@ main(void)
 		T(test_two_connections_concurrent_claims_give_one_row),
 		T(test_probe_writes),
 		T(test_wal_mode_enabled),
+		T(test_new_claim_queues_jobs_duplicate_does_not),
+		T(test_rolled_back_claim_leaves_no_jobs),
+		T(test_due_jobs_run_then_finish_or_retry),
+		T(test_recover_requeues_jobs_left_running),
 #undef T
 	};
 
