@@ -20,23 +20,43 @@ struct job_info {
 /* ok is 1 on success; error says why not (static or valid until return). */
 typedef void (*action_done_fn)(int ok, const char *error, void *arg);
 
+/*
+ * The runner for base, which must come from event_base_new after
+ * evthread_use_pthreads (append hands results back from a thread). Reaps
+ * the children it spawns through a SIGCHLD event on base, and ignores
+ * SIGPIPE for the process. NULL on failure.
+ */
 struct actions	*actions_new(struct event_base *);
 /*
  * Start act for a callback with these params. done runs later on the event
- * loop exactly once, unless -1 is returned (could not even start: done is
- * not called and *error says why).
+ * loop exactly once, never from inside actions_run, unless -1 is returned
+ * (could not even start: done is not called and *error says why; it stays
+ * valid until the next actions_run). act, params and job_info may be freed
+ * once this returns.
  */
 int		 actions_run(struct actions *, const struct action *act,
 		    const struct params *, const struct job_info *,
 		    action_done_fn done, void *arg, const char **error);
 /* Actions started and not yet done. */
 size_t		 actions_running(const struct actions *);
-/* Kill what still runs (SIGKILL), reap it, free; done is not called. */
+/*
+ * Stop what still runs and free; done is not called. An exec's process
+ * group gets SIGKILL and is reaped, an http exchange is dropped, an append
+ * is waited for (it is one write and an fdatasync).
+ */
 void		 actions_free(struct actions *);
 
-/* The callback as one JSON object of its parameters; allocated or NULL. */
+/*
+ * The callback as one JSON object of its parameters (the first of each
+ * name), plus "usagehook":{"job","rule","attempt"} when job_info is given;
+ * allocated, NULL when out of memory.
+ */
 char		*params_json(const struct params *, const struct job_info *);
-/* tmpl with each {Param} replaced by its value ("" if absent); allocated. */
+/*
+ * tmpl with each {Name} ([A-Za-z0-9_]+) replaced by its value ("" if
+ * absent); "{{" is a literal "{", any other "{" stays as it is. Allocated,
+ * NULL when out of memory.
+ */
 char		*template_expand(const char *tmpl, const struct params *);
 
 #endif

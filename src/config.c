@@ -8,9 +8,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +32,10 @@
 #define TOKEN_FILE_MAX	4096		/* an auth token is 32 characters */
 #define SHOW_MAX	80		/* longest value echoed in a message */
 #define KEYWORDS_MAX	32		/* keys per mapping: bits of a mask */
+#define SUGGEST_MAX	128		/* longest word we look for a neighbour of */
+#define TEMPLATE_NAME	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+			"0123456789_"	/* what may stand between { and } */
+#define TEMPLATE_MAX	256		/* a longer {Name} is text to actions.c */
 
 #define DEFAULT_LISTEN		"127.0.0.1:8080"
 #define DEFAULT_PATH		"/twilio/usage"
@@ -38,6 +45,14 @@
 #define DEFAULT_MAX_CONN	1024
 #define DEFAULT_KEEP_CALLBACKS	(400 * 86400LL)
 #define DEFAULT_KEEP_REJECTED	(30 * 86400LL)
+#define DEFAULT_CONCURRENCY	8
+#define DEFAULT_PER_RULE	2
+#define DEFAULT_MAX_ATTEMPTS	8
+#define DEFAULT_BACKOFF_MS	(30 * 1000LL)
+#define DEFAULT_MAX_BACKOFF_MS	(30 * 60 * 1000LL)
+#define DEFAULT_ACTION_TIMEOUT	(10 * 1000)	/* milliseconds */
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* One parse of one file: where messages go and how many there were. */
 struct parse {
@@ -59,6 +74,7 @@ struct unit {
 enum number_kind {
 	NUM_SIZE,
 	NUM_DURATION,
+	NUM_MILLIS,		/* a duration kept in milliseconds */
 	NUM_COUNT,
 };
 
@@ -89,6 +105,13 @@ struct keyword {
 };
 
 #define KW_SECONDARY	0x01	/* the rotating token, not the primary */
+#define KW_NUMERIC	0x02	/* match: numeric comparisons allowed */
+#define KW_CATEGORY	0x04	/* match: values should be usage categories */
+#define KW_TRIGGER_BY	0x08	/* match: values should be count/usage/price */
+#define KW_KIND		0x10	/* action: the key that says what it does */
+#define KW_FOR(kind)	(0x100 << (kind))	/* action: option valid for kind */
+#define KW_FOR_ALL	(KW_FOR(ACTION_EXEC) | KW_FOR(ACTION_HTTP) | \
+			    KW_FOR(ACTION_APPEND) | KW_FOR(ACTION_LOG))
 
 /* Per-account state while its mapping is read. */
 struct account_parse {
@@ -96,6 +119,35 @@ struct account_parse {
 	yaml_node_t	*sid;		/* value node of a valid sid */
 	yaml_node_t	*primary;	/* key node: auth_token_file or _env */
 	yaml_node_t	*secondary;	/* key node: secondary_token_* */
+};
+
+/* Per-rule state while its mapping is read. */
+struct rule_parse {
+	struct rule	*r;
+	char		 where[32];	/* "rules[3]", for messages */
+	yaml_node_t	*name;		/* value node of a valid name */
+};
+
+/* Per-action state while its mapping is read. */
+struct action_parse {
+	struct action	*a;
+	yaml_node_t	*kind;		/* key node: exec, http, append or log */
+	yaml_node_t	*keys[KEYWORDS_MAX]; /* key node of each option given */
+};
+
+/* A comparison operator as written in a match value. */
+struct cmp_name {
+	const char	*name;
+	enum cmp_op	 op;
+};
+
+/* Values a match key should take: others are warned about, not refused. */
+struct vocabulary {
+	int			 flag;		/* KW_CATEGORY, KW_TRIGGER_BY */
+	const char		*is_not;	/* "'x' is not ..." */
+	const char		*none;		/* "'x*' matches ..." */
+	const char *const	*words;
+	size_t			 nwords;
 };
 
 static void	kw_listen(struct parse *, const struct keyword *,
@@ -122,6 +174,36 @@ static void	kw_token_file(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_token_env(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_rules(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_dispatch(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_rule_name(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_match(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_actions(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_continue(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_param(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_exec(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_http(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_append(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_log(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_action_number(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_headers(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_header_file(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_ca_file(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
 
 static const struct unit size_units[] = {
 	{ "",		1 },
@@ -141,6 +223,16 @@ static const struct unit duration_units[] = {
 	{ "m",		60 },
 	{ "h",		3600 },
 	{ "d",		86400 },
+	{ NULL,		0 }
+};
+
+static const struct unit millis_units[] = {
+	{ "",		1000 },
+	{ "ms",		1 },
+	{ "s",		1000 },
+	{ "m",		60 * 1000 },
+	{ "h",		3600 * 1000 },
+	{ "d",		86400 * 1000 },
 	{ NULL,		0 }
 };
 
@@ -169,6 +261,35 @@ static const struct number num_keep_rejected = {
 	3600, 36500 * 86400LL, "1h..36500d"
 };
 
+static const struct number num_concurrency = {
+	NUM_COUNT, STORE_INT, offsetof(struct dispatch, concurrency),
+	1, 1024, "1..1024"
+};
+static const struct number num_per_rule = {
+	NUM_COUNT, STORE_INT, offsetof(struct dispatch, per_rule),
+	1, 1024, "1..1024"
+};
+static const struct number num_max_attempts = {
+	NUM_COUNT, STORE_INT, offsetof(struct dispatch, max_attempts),
+	1, 100, "1..100"
+};
+static const struct number num_backoff = {
+	NUM_MILLIS, STORE_INT64, offsetof(struct dispatch, backoff_ms),
+	10, 86400 * 1000LL, "10ms..1d"
+};
+static const struct number num_max_backoff = {
+	NUM_MILLIS, STORE_INT64, offsetof(struct dispatch, max_backoff_ms),
+	10, 30 * 86400 * 1000LL, "10ms..30d"
+};
+static const struct number num_action_timeout = {
+	NUM_MILLIS, STORE_INT, offsetof(struct action, timeout_ms),
+	10, 86400 * 1000LL, "10ms..1d"
+};
+static const struct number num_action_attempts = {
+	NUM_COUNT, STORE_INT, offsetof(struct action, max_attempts),
+	1, 100, "1..100"
+};
+
 static const struct keyword top_keys[] = {
 	{ "listen",		kw_listen,		0, 0, NULL },
 	{ "public_url",		kw_public_url,		0, 0, NULL },
@@ -178,6 +299,8 @@ static const struct keyword top_keys[] = {
 	{ "accounts",		kw_accounts,		1, 0, NULL },
 	{ "limits",		kw_limits,		0, 0, NULL },
 	{ "retention",		kw_retention,		0, 0, NULL },
+	{ "rules",		kw_rules,		0, 0, NULL },
+	{ "dispatch",		kw_dispatch,		0, 0, NULL },
 	{ NULL,			NULL,			0, 0, NULL }
 };
 
@@ -204,6 +327,89 @@ static const struct keyword retention_keys[] = {
 	{ NULL,			NULL,	   0, 0, NULL }
 };
 
+static const struct keyword dispatch_keys[] = {
+	{ "concurrency",	kw_number, 0, 0, &num_concurrency },
+	{ "per_rule",		kw_number, 0, 0, &num_per_rule },
+	{ "max_attempts",	kw_number, 0, 0, &num_max_attempts },
+	{ "backoff",		kw_number, 0, 0, &num_backoff },
+	{ "max_backoff",	kw_number, 0, 0, &num_max_backoff },
+	{ NULL,			NULL,	   0, 0, NULL }
+};
+
+static const struct keyword rule_keys[] = {
+	{ "name",		kw_rule_name,	1, 0, NULL },
+	{ "match",		kw_match,	0, 0, NULL },
+	{ "actions",		kw_actions,	1, 0, NULL },
+	{ "continue",		kw_continue,	0, 0, NULL },
+	{ NULL,			NULL,		0, 0, NULL }
+};
+
+/* Twilio's UsageTrigger callback parameters: match keys, template names. */
+static const struct keyword param_keys[] = {
+	{ "AccountSid",		kw_param, 0, 0,			NULL },
+	{ "UsageTriggerSid",	kw_param, 0, 0,			NULL },
+	{ "DateFired",		kw_param, 0, 0,			NULL },
+	{ "Recurring",		kw_param, 0, 0,			NULL },
+	{ "UsageCategory",	kw_param, 0, KW_CATEGORY,	NULL },
+	{ "TriggerBy",		kw_param, 0, KW_TRIGGER_BY,	NULL },
+	{ "TriggerValue",	kw_param, 0, KW_NUMERIC,	NULL },
+	{ "CurrentValue",	kw_param, 0, KW_NUMERIC,	NULL },
+	{ "UsageRecordUri",	kw_param, 0, 0,			NULL },
+	{ "IdempotencyToken",	kw_param, 0, 0,			NULL },
+	{ NULL,			NULL,	  0, 0,			NULL }
+};
+
+/* The kind keys come first: their order names the kinds in messages. */
+static const struct keyword action_keys[] = {
+	{ "exec",	kw_exec,   0, KW_KIND | KW_FOR(ACTION_EXEC), NULL },
+	{ "http",	kw_http,   0, KW_KIND | KW_FOR(ACTION_HTTP), NULL },
+	{ "append",	kw_append, 0, KW_KIND | KW_FOR(ACTION_APPEND), NULL },
+	{ "log",	kw_log,	   0, KW_KIND | KW_FOR(ACTION_LOG), NULL },
+	{ "timeout",	kw_action_number, 0,
+	    KW_FOR(ACTION_EXEC) | KW_FOR(ACTION_HTTP), &num_action_timeout },
+	{ "max_attempts", kw_action_number, 0, KW_FOR_ALL,
+	    &num_action_attempts },
+	{ "headers",	kw_headers,	0, KW_FOR(ACTION_HTTP), NULL },
+	{ "ca_file",	kw_ca_file,	0, KW_FOR(ACTION_HTTP), NULL },
+	{ NULL,		NULL,		0, 0, NULL }
+};
+
+static const struct keyword header_keys[] = {
+	{ "file",	kw_header_file,	1, 0, NULL },
+	{ NULL,		NULL,		0, 0, NULL }
+};
+
+/* Longest first, so that "<=" is not read as "<" and "=". */
+static const struct cmp_name cmp_names[] = {
+	{ "<=",	CMP_LE },
+	{ ">=",	CMP_GE },
+	{ "==",	CMP_EQ },
+	{ "!=",	CMP_NE },
+	{ "<",	CMP_LT },
+	{ ">",	CMP_GT },
+	{ NULL,	CMP_EQ }
+};
+
+/* Headers the http action sets itself. */
+static const char *const reserved_headers[] = {
+	"Host", "Content-Length", "Content-Type", "Transfer-Encoding",
+	"Connection"
+};
+
+/* tools/gen-categories writes the list from Twilio's documentation. */
+static const char *const categories[] = {
+#include "categories.inc"
+};
+
+static const char *const trigger_bys[] = { "count", "usage", "price" };
+
+static const struct vocabulary vocabularies[] = {
+	{ KW_CATEGORY, "a Twilio usage category", "no Twilio usage category",
+	    categories, nitems(categories) },
+	{ KW_TRIGGER_BY, "one of count, usage, price",
+	    "none of count, usage, price", trigger_bys, nitems(trigger_bys) },
+};
+
 /* One "file:line:col: message" line; marks are 0-based, operators count from 1. */
 static void __attribute__((format(printf, 3, 4)))
 perr(struct parse *p, yaml_mark_t mark, const char *fmt, ...)
@@ -217,6 +423,20 @@ perr(struct parse *p, yaml_mark_t mark, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', p->errs);
 	p->nerrors++;
+}
+
+/* "file:line:col: warning: message": worth a look, but the file loads. */
+static void __attribute__((format(printf, 3, 4)))
+pwarn(struct parse *p, yaml_mark_t mark, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(p->errs, "%s:%zu:%zu: warning: ", p->file, mark.line + 1,
+	    mark.column + 1);
+	va_start(ap, fmt);
+	vfprintf(p->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errs);
 }
 
 /* A value fit to echo on one line: control bytes escaped, long ones cut. */
@@ -280,9 +500,10 @@ key_name(const yaml_node_t *k)
 	return (const char *)k->data.scalar.value;
 }
 
-/* The string value of a node, or NULL after saying why it is not one. */
+/* The string value of a node ("" if allowed), or NULL after saying why not. */
 static const char *
-scalar(struct parse *p, const char *name, yaml_node_t *v)
+string_value(struct parse *p, const char *name, yaml_node_t *v,
+    int allow_empty)
 {
 	const char	*s;
 
@@ -296,11 +517,108 @@ scalar(struct parse *p, const char *name, yaml_node_t *v)
 		perr(p, v->start_mark, "%s: contains a NUL character", name);
 		return NULL;
 	}
-	if (*s == '\0') {
+	if (*s == '\0' && !allow_empty) {
 		perr(p, v->start_mark, "%s: must not be empty", name);
 		return NULL;
 	}
 	return s;
+}
+
+/* The non-empty string value of a node, or NULL after saying why not. */
+static const char *
+scalar(struct parse *p, const char *name, yaml_node_t *v)
+{
+	return string_value(p, name, v, 0);
+}
+
+/* Edit distance, letters compared without case; row holds strlen(a) + 1. */
+static size_t
+distance(const char *a, size_t alen, const char *b, size_t *row)
+{
+	size_t	i, j, diag, up, best;
+
+	for (i = 0; i <= alen; i++)
+		row[i] = i;
+	for (j = 0; b[j] != '\0'; j++) {
+		diag = row[0];
+		row[0] = j + 1;
+		for (i = 1; i <= alen; i++) {
+			up = row[i];
+			best = diag + (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j]));
+			if (row[i] + 1 < best)
+				best = row[i] + 1;
+			if (row[i - 1] + 1 < best)
+				best = row[i - 1] + 1;
+			row[i] = best;
+			diag = up;
+		}
+	}
+	return row[alen];
+}
+
+/* The closest of words[0..n) to s, if close enough to be a typo; else NULL. */
+const char *
+config_suggest(const char *s, const char *const *words, size_t n)
+{
+	size_t		 row[SUGGEST_MAX + 1], len, limit, d, best = SIZE_MAX;
+	const char	*pick = NULL;
+	size_t		 i;
+
+	if ((len = strlen(s)) == 0 || len > SUGGEST_MAX)
+		return NULL;
+	/* Two edits or a third of the word, never all of it: "x" is not "pv". */
+	limit = len / 3 > 2 ? len / 3 : 2;
+	if (limit >= len)
+		limit = len - 1;
+	for (i = 0; i < n; i++) {
+		if ((d = distance(s, len, words[i], row)) < best) {
+			best = d;
+			pick = words[i];
+		}
+	}
+	return best <= limit ? pick : NULL;
+}
+
+/* The names of a keyword table, for config_suggest; returns how many. */
+static size_t
+keyword_names(const struct keyword *table, const char **names)
+{
+	size_t	n;
+
+	for (n = 0; table[n].name != NULL && n < KEYWORDS_MAX; n++)
+		names[n] = table[n].name;
+	return n;
+}
+
+/* "unknown key": with a likely spelling when there is one, else the list. */
+static void
+unknown_key(struct parse *p, yaml_node_t *k, const char *where,
+    const struct keyword *table)
+{
+	const struct keyword	*kw;
+	const char		*names[KEYWORDS_MAX] = { NULL }, *sug;
+	char			 expect[512];
+	size_t			 n;
+
+	n = keyword_names(table, names);
+	sug = config_suggest(key_name(k), names, n);
+	if (sug != NULL) {
+		perr(p, k->start_mark, "unknown key '%s'%s%s; did you mean "
+		    "'%s'?", show(p, key_name(k)), where ? " in " : "",
+		    where ? where : "", sug);
+		return;
+	}
+	expect[0] = '\0';
+	for (kw = table; kw->name != NULL; kw++) {
+		if (kw != table)
+			strncat(expect, ", ", sizeof expect -
+			    strlen(expect) - 1);
+		strncat(expect, kw->name, sizeof expect - strlen(expect) - 1);
+	}
+	perr(p, k->start_mark, "unknown key '%s'%s%s; expected one of: %s",
+	    show(p, key_name(k)), where ? " in " : "", where ? where : "",
+	    expect);
 }
 
 /* Walk a mapping against a table of keywords; every problem is reported. */
@@ -312,7 +630,6 @@ parse_mapping(struct parse *p, yaml_node_t *node, const char *where,
 	yaml_node_t		*k, *v, *pk;
 	const struct keyword	*kw;
 	uint32_t		 seen = 0;
-	char			 expect[512];
 	size_t			 i;
 
 	if (node->type != YAML_MAPPING_NODE) {
@@ -346,17 +663,7 @@ parse_mapping(struct parse *p, yaml_node_t *node, const char *where,
 			if (strcmp(kw->name, key_name(k)) == 0)
 				break;
 		if (kw->name == NULL) {
-			expect[0] = '\0';
-			for (kw = table; kw->name != NULL; kw++) {
-				if (kw != table)
-					strncat(expect, ", ", sizeof expect -
-					    strlen(expect) - 1);
-				strncat(expect, kw->name, sizeof expect -
-				    strlen(expect) - 1);
-			}
-			perr(p, k->start_mark, "unknown key '%s'%s%s; expected "
-			    "one of: %s", show(p, key_name(k)),
-			    where ? " in " : "", where ? where : "", expect);
+			unknown_key(p, k, where, table);
 			continue;
 		}
 		seen |= UINT32_C(1) << (kw - table);
@@ -466,17 +773,34 @@ config_parse_duration(const char *s, int64_t *seconds)
 	return 0;
 }
 
-/* A limits or retention number: parsed by kind, range-checked, stored. */
+/* A decimal number that is the whole of s ("100", "-2.5", "1e3"). */
+int
+config_parse_number(const char *s, double *d)
+{
+	char	*end;
+	double	 x;
+
+	/* strtod would also take spaces, hex, "inf" and "nan". */
+	if (*s == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0')
+		return -1;
+	x = strtod(s, &end);
+	if (end == s || *end != '\0' || !isfinite(x))
+		return -1;
+	*d = x;
+	return 0;
+}
+
+/* A number of a struct at base: parsed by kind, range-checked, stored. */
 static void
-kw_number(struct parse *p, const struct keyword *kw, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
+set_number(struct parse *p, const struct keyword *kw, yaml_node_t *v,
+    void *base)
 {
 	const struct number	*num = kw->num;
 	const char		*s, *end;
 	uint64_t		 u;
 	size_t			 sz;
 	int64_t			 d;
-	char			*field = (char *)arg + num->offset;
+	char			*field = (char *)base + num->offset;
 
 	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
@@ -498,6 +822,14 @@ kw_number(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 			return;
 		}
 		u = (uint64_t)d;
+		break;
+	case NUM_MILLIS:
+		if (parse_unit(s, millis_units, INT64_MAX, &u) == -1) {
+			perr(p, v->start_mark, "%s: '%s' is not a duration "
+			    "(digits with an optional ms, s, m, h or d)",
+			    kw->name, show(p, s));
+			return;
+		}
 		break;
 	case NUM_COUNT:
 	default:
@@ -524,6 +856,14 @@ kw_number(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		*(int64_t *)(void *)field = (int64_t)u;
 		break;
 	}
+}
+
+/* limits, retention and dispatch numbers: the struct is the argument. */
+static void
+kw_number(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	set_number(p, kw, v, arg);
 }
 
 /* A host name or IP literal without brackets; IPv6 has its own rule. */
@@ -1019,6 +1359,726 @@ kw_retention(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	parse_mapping(p, v, "retention", retention_keys, &conf->retention);
 }
 
+/* A readable regular file now: 0, or -1 after saying why not. */
+static int
+check_readable(struct parse *p, yaml_node_t *v, const char *key,
+    const char *path)
+{
+	struct stat	 sb;
+	int		 fd, ret = -1;
+
+	/* O_NONBLOCK: a FIFO named by mistake must not hang start-up. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		perr(p, v->start_mark, "%s %s: cannot read: %s", key,
+		    show(p, path), strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1)
+		perr(p, v->start_mark, "%s %s: cannot read: %s", key,
+		    show(p, path), strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
+		perr(p, v->start_mark, "%s %s: cannot read: %s", key,
+		    show(p, path), S_ISDIR(sb.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+	else
+		ret = 0;
+	close(fd);
+	return ret;
+}
+
+/* Each {Name} must be a parameter; "{{" and other braces are text. */
+static void
+check_template(struct parse *p, const char *key, yaml_node_t *v,
+    const char *s)
+{
+	const struct keyword	*kw;
+	const char		*open, *names[KEYWORDS_MAX] = { NULL }, *sug;
+	char			*name;
+	size_t			 len, n;
+
+	for (open = strchr(s, '{'); open != NULL;
+	    open = strchr(open + 1, '{')) {
+		if (open[1] == '{') {
+			open++;
+			continue;
+		}
+		len = strspn(open + 1, TEMPLATE_NAME);
+		if (len == 0 || open[1 + len] != '}' || len >= TEMPLATE_MAX)
+			continue;
+		for (kw = param_keys; kw->name != NULL; kw++)
+			if (strlen(kw->name) == len &&
+			    strncmp(kw->name, open + 1, len) == 0)
+				break;
+		if (kw->name != NULL)
+			continue;
+		name = xstrndup(open + 1, len);
+		n = keyword_names(param_keys, names);
+		sug = config_suggest(name, names, n);
+		if (sug != NULL)
+			perr(p, v->start_mark, "%s: '{%s}' is not a callback "
+			    "parameter; did you mean '{%s}'?", key,
+			    show(p, name), sug);
+		else
+			perr(p, v->start_mark, "%s: '{%s}' is not a "
+			    "callback parameter (AccountSid, UsageTriggerSid, "
+			    "DateFired, Recurring, UsageCategory, TriggerBy, "
+			    "TriggerValue, CurrentValue, UsageRecordUri, "
+			    "IdempotencyToken)", key, show(p, name));
+		free(name);
+	}
+}
+
+/* true or false, as YAML writes them. */
+static int
+parse_bool(struct parse *p, const char *name, yaml_node_t *v, int *out)
+{
+	static const struct {
+		const char	*text;
+		int		 value;
+	} words[] = {
+		{ "true", 1 }, { "True", 1 }, { "TRUE", 1 },
+		{ "false", 0 }, { "False", 0 }, { "FALSE", 0 },
+	};
+	const char	*s;
+	size_t		 i;
+
+	if ((s = scalar(p, name, v)) == NULL)
+		return -1;
+	for (i = 0; i < nitems(words); i++) {
+		if (strcmp(s, words[i].text) == 0) {
+			*out = words[i].value;
+			return 0;
+		}
+	}
+	perr(p, v->start_mark, "%s: expected true or false, got '%s'", name,
+	    show(p, s));
+	return -1;
+}
+
+/* rules: tried in order for each callback; names are unique. */
+static void
+kw_rules(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config		*conf = arg;
+	struct rule_parse	*st;
+	yaml_node_t		*n;
+	size_t			 count, i, j;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "rules: expected a sequence, got %s",
+		    node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0)
+		return;
+	conf->rules = xcalloc(count, sizeof(struct rule));
+	conf->nrules = count;
+	st = xcalloc(count, sizeof(*st));
+	for (i = 0; i < count; i++) {
+		n = yaml_document_get_node(p->doc,
+		    v->data.sequence.items.start[i]);
+		snprintf(st[i].where, sizeof st[i].where, "rules[%zu]", i);
+		st[i].r = &conf->rules[i];
+		parse_mapping(p, n, st[i].where, rule_keys, &st[i]);
+		for (j = 0; st[i].name != NULL && j < i; j++) {
+			if (st[j].name != NULL &&
+			    strcmp(st[i].r->name, st[j].r->name) == 0) {
+				perr(p, st[i].name->start_mark, "name: rule "
+				    "'%s' is listed twice (first at line %zu)",
+				    st[i].r->name,
+				    st[j].name->start_mark.line + 1);
+				break;
+			}
+		}
+	}
+	free(st);
+}
+
+/* name: the rule's key in jobs and logs; letters, digits, '.', '_', '-'. */
+static void
+kw_rule_name(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct rule_parse	*rp = arg;
+	const char		*s;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-")] != '\0') {
+		perr(p, v->start_mark, "name: '%s' may only contain letters, "
+		    "digits, '.', '_' and '-'", show(p, s));
+		return;
+	}
+	rp->r->name = xstrdup(s);
+	rp->name = v;
+}
+
+/* match: Twilio parameter -> value or list of values; all must hold. */
+static void
+kw_match(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct rule_parse	*rp = arg;
+	char			 where[64];
+	size_t			 count;
+
+	snprintf(where, sizeof where, "%s.match", rp->where);
+	if (v->type == YAML_MAPPING_NODE) {
+		count = (size_t)(v->data.mapping.pairs.top -
+		    v->data.mapping.pairs.start);
+		rp->r->matches = xcalloc(count ? count : 1,
+		    sizeof(struct match));
+	}
+	parse_mapping(p, v, where, param_keys, rp);
+}
+
+/* An unknown category or TriggerBy is a warning: the rule would never fire. */
+static void
+check_vocabulary(struct parse *p, const struct keyword *kw, yaml_node_t *v,
+    const struct match_value *mv)
+{
+	const struct vocabulary	*voc;
+	const char		*sug;
+	size_t			 i;
+
+	for (voc = vocabularies; voc < vocabularies + nitems(vocabularies);
+	    voc++)
+		if (kw->flags & voc->flag)
+			break;
+	if (voc == vocabularies + nitems(vocabularies) ||
+	    mv->kind == MATCH_CMP)
+		return;
+	for (i = 0; i < voc->nwords; i++) {
+		if (mv->kind == MATCH_GLOB ?
+		    fnmatch(mv->text, voc->words[i], 0) == 0 :
+		    strcmp(mv->text, voc->words[i]) == 0)
+			return;
+	}
+	if (mv->kind == MATCH_GLOB) {
+		pwarn(p, v->start_mark, "%s '%s' matches %s", kw->name,
+		    show(p, mv->text), voc->none);
+		return;
+	}
+	if ((sug = config_suggest(mv->text, voc->words, voc->nwords)) != NULL)
+		pwarn(p, v->start_mark, "%s '%s' is not %s; did you mean "
+		    "'%s'?", kw->name, show(p, mv->text), voc->is_not, sug);
+	else
+		pwarn(p, v->start_mark, "%s '%s' is not %s", kw->name,
+		    show(p, mv->text), voc->is_not);
+}
+
+/* One value of a match: "<op> number", a glob, or exact text. */
+static int
+parse_match_value(struct parse *p, const struct keyword *kw, yaml_node_t *v,
+    struct match_value *mv)
+{
+	const struct cmp_name	*c;
+	const char		*s, *num;
+
+	if ((s = string_value(p, kw->name, v, 1)) == NULL)
+		return -1;
+	for (c = cmp_names; c->name != NULL; c++)
+		if (strncmp(s, c->name, strlen(c->name)) == 0)
+			break;
+	if (c->name != NULL) {
+		if (!(kw->flags & KW_NUMERIC)) {
+			perr(p, v->start_mark, "%s: '%s' is a numeric "
+			    "comparison; only TriggerValue and CurrentValue "
+			    "are numbers", kw->name, show(p, s));
+			return -1;
+		}
+		num = s + strlen(c->name);
+		num += strspn(num, " ");
+		if (config_parse_number(num, &mv->number) == -1) {
+			perr(p, v->start_mark, "%s: '%s' is not a comparison "
+			    "(<, <=, >, >=, == or != and a number)", kw->name,
+			    show(p, s));
+			return -1;
+		}
+		mv->kind = MATCH_CMP;
+		mv->op = c->op;
+	} else if (strpbrk(s, "*?[") != NULL)
+		mv->kind = MATCH_GLOB;
+	else
+		mv->kind = MATCH_EXACT;
+	mv->text = xstrdup(s);
+	check_vocabulary(p, kw, v, mv);
+	return 0;
+}
+
+/* A match key: one value or a non-empty list of them (any of). */
+static void
+kw_param(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct rule_parse	*rp = arg;
+	struct match		*m;
+	yaml_node_item_t	*item;
+	size_t			 count = 1;
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		count = (size_t)(v->data.sequence.items.top -
+		    v->data.sequence.items.start);
+		if (count == 0) {
+			perr(p, v->start_mark, "%s: expected at least one "
+			    "value", kw->name);
+			return;
+		}
+	} else if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		perr(p, v->start_mark, "%s: expected a string or a sequence "
+		    "of strings, got %s", kw->name, node_kind(v));
+		return;
+	}
+	m = &rp->r->matches[rp->r->nmatches++];
+	m->param = xstrdup(kw->name);
+	m->values = xcalloc(count, sizeof(struct match_value));
+	if (v->type == YAML_SCALAR_NODE) {
+		if (parse_match_value(p, kw, v, &m->values[0]) == 0)
+			m->nvalues++;
+		return;
+	}
+	for (item = v->data.sequence.items.start;
+	    item < v->data.sequence.items.top; item++)
+		if (parse_match_value(p, kw, yaml_document_get_node(p->doc,
+		    *item), &m->values[m->nvalues]) == 0)
+			m->nvalues++;
+}
+
+/* Each option given must be valid for the kind, known only at the end. */
+static void
+check_action_options(struct parse *p, const struct action_parse *ap)
+{
+	const struct keyword	*kw, *kind;
+	char			 valid[64];
+
+	for (kw = action_keys; kw->name != NULL; kw++) {
+		if (ap->keys[kw - action_keys] == NULL ||
+		    (kw->flags & KW_FOR(ap->a->kind)))
+			continue;
+		valid[0] = '\0';
+		for (kind = action_keys; kind->flags & KW_KIND; kind++) {
+			if (!(kw->flags & kind->flags & KW_FOR_ALL))
+				continue;
+			if (valid[0] != '\0')
+				strncat(valid, ", ", sizeof valid -
+				    strlen(valid) - 1);
+			strncat(valid, kind->name, sizeof valid -
+			    strlen(valid) - 1);
+		}
+		perr(p, ap->keys[kw - action_keys]->start_mark, "%s: not "
+		    "valid for %s actions (only for %s)", kw->name,
+		    key_name(ap->kind), valid);
+	}
+}
+
+/* actions: what a matching callback does, each run as a job of the outbox. */
+static void
+kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct rule_parse	*rp = arg;
+	struct action_parse	 ap;
+	yaml_node_t		*n;
+	char			 where[64];
+	size_t			 count, i;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "actions: expected a sequence, got %s",
+		    node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0) {
+		perr(p, v->start_mark, "actions: at least one action is "
+		    "required");
+		return;
+	}
+	rp->r->actions = xcalloc(count, sizeof(struct action));
+	rp->r->nactions = count;
+	for (i = 0; i < count; i++) {
+		n = yaml_document_get_node(p->doc,
+		    v->data.sequence.items.start[i]);
+		snprintf(where, sizeof where, "%s.actions[%zu]", rp->where, i);
+		memset(&ap, 0, sizeof ap);
+		ap.a = &rp->r->actions[i];
+		/* max_attempts stays 0: dispatch (maybe below) has it. */
+		ap.a->timeout_ms = DEFAULT_ACTION_TIMEOUT;
+		parse_mapping(p, n, where, action_keys, &ap);
+		if (n->type != YAML_MAPPING_NODE)
+			continue;
+		if (ap.kind == NULL)
+			perr(p, n->start_mark, "%s: needs one of exec, http, "
+			    "append or log", where);
+		else
+			check_action_options(p, &ap);
+	}
+}
+
+/* continue: true to try the later rules after this one matched. */
+static void
+kw_continue(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct rule_parse	*rp = arg;
+
+	parse_bool(p, kw->name, v, &rp->r->cont);
+}
+
+/* Claim the action's kind; a second kind key is an error. */
+static int
+claim_kind(struct parse *p, yaml_node_t *k, struct action_parse *ap,
+    enum action_kind kind)
+{
+	if (ap->kind != NULL) {
+		perr(p, k->start_mark, "%s: give only one of exec, http, "
+		    "append and log (already set by %s at line %zu)",
+		    key_name(k), key_name(ap->kind),
+		    ap->kind->start_mark.line + 1);
+		return -1;
+	}
+	ap->kind = k;
+	ap->a->kind = kind;
+	return 0;
+}
+
+/* The program of an exec action: absolute, and executable right now. */
+static void
+check_program(struct parse *p, yaml_node_t *v, const char *s)
+{
+	struct stat	sb;
+
+	if (s[0] != '/') {
+		perr(p, v->start_mark, "exec: '%s' must be an absolute path "
+		    "(there is no PATH search)", show(p, s));
+		return;
+	}
+	if (stat(s, &sb) == -1)
+		perr(p, v->start_mark, "exec %s: cannot execute: %s",
+		    show(p, s), strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
+		perr(p, v->start_mark, "exec %s: cannot execute: %s",
+		    show(p, s), S_ISDIR(sb.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+	else if (access(s, X_OK) == -1)
+		perr(p, v->start_mark, "exec %s: cannot execute: %s",
+		    show(p, s), strerror(errno));
+}
+
+/* exec: [program, arg, ...] run without a shell; args may be templates. */
+static void
+kw_exec(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	struct action		*a = ap->a;
+	yaml_node_t		*n;
+	const char		*s;
+	size_t			 count, i;
+
+	if (claim_kind(p, k, ap, ACTION_EXEC) == -1)
+		return;
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "exec: expected a sequence (program "
+		    "and arguments), got %s", node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0) {
+		perr(p, v->start_mark, "exec: needs at least the program to "
+		    "run");
+		return;
+	}
+	a->argv = xcalloc(count + 1, sizeof(char *));
+	for (i = 0; i < count; i++) {
+		n = yaml_document_get_node(p->doc,
+		    v->data.sequence.items.start[i]);
+		/* An empty argument is an argument; an empty program is not. */
+		if ((s = string_value(p, kw->name, n, i > 0)) == NULL)
+			continue;
+		if (i == 0)
+			check_program(p, n, s);
+		check_template(p, kw->name, n, s);
+		a->argv[a->argc++] = xstrdup(s);
+	}
+}
+
+/* Why s is not an http(s)://host[:port][/path][?query] URL, or NULL. */
+static const char *
+url_error(const char *s)
+{
+	const char	*rest, *c, *why;
+	char		*host;
+	size_t		 len;
+
+	if (strncasecmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else
+		return "the scheme must be http:// or https://";
+	for (c = s; *c != '\0'; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return "it has spaces or control characters";
+	if (strchr(s, '#') != NULL)
+		return "it has a fragment";
+	len = strcspn(rest, "/?");
+	if (memchr(rest, '@', len) != NULL)
+		return "it has user information (use headers with a file "
+		    "for credentials)";
+	host = xstrndup(rest, len);
+	why = hostport_error(host, 0);
+	free(host);
+	return why;
+}
+
+/* http: POST the callback as JSON to this URL. */
+static void
+kw_http(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s, *why;
+
+	if (claim_kind(p, k, ap, ACTION_HTTP) == -1 ||
+	    (s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if ((why = url_error(s)) != NULL) {
+		perr(p, v->start_mark, "http: '%s' is not an http:// or "
+		    "https:// URL: %s", show(p, s), why);
+		return;
+	}
+	ap->a->url = xstrdup(s);
+}
+
+/* append: a JSON-lines file, relative to the config, in an existing directory. */
+static void
+kw_append(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	struct stat		 sb;
+	const char		*s;
+	char			*path, *dir, *slash;
+
+	if (claim_kind(p, k, ap, ACTION_APPEND) == -1 ||
+	    (s = scalar(p, kw->name, v)) == NULL)
+		return;
+	path = resolve_path(p, s);
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &sb) == -1) {
+		perr(p, v->start_mark, "append %s: directory %s: %s",
+		    show(p, path), show(p, dir), strerror(errno));
+		goto bad;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		perr(p, v->start_mark, "append %s: %s is not a directory",
+		    show(p, path), show(p, dir));
+		goto bad;
+	}
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		perr(p, v->start_mark, "append %s: %s", show(p, path),
+		    strerror(EISDIR));
+		goto bad;
+	}
+	free(dir);
+	ap->a->path = path;
+	return;
+ bad:
+	free(dir);
+	free(path);
+}
+
+/* log: a {Param} template logged at info level. */
+static void
+kw_log(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s;
+
+	if (claim_kind(p, k, ap, ACTION_LOG) == -1 ||
+	    (s = scalar(p, kw->name, v)) == NULL)
+		return;
+	check_template(p, kw->name, v, s);
+	ap->a->template = xstrdup(s);
+}
+
+/* timeout, max_attempts: numbers of the action. */
+static void
+kw_action_number(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+
+	ap->keys[kw - action_keys] = k;
+	set_number(p, kw, v, ap->a);
+}
+
+/* Whether s is an HTTP header name (RFC 9110 token). */
+static int
+valid_header_name(const char *s)
+{
+	return *s != '\0' && s[strspn(s, "!#$%&'*+-.^_`|~0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] == '\0';
+}
+
+/* One header: name -> value, or name -> {file: PATH} for a secret. */
+static void
+parse_header(struct parse *p, yaml_node_t *k, yaml_node_t *v,
+    struct action_header *h)
+{
+	const char	*name = key_name(k), *s, *c;
+	char		 where[128];
+	size_t		 i;
+
+	if (!valid_header_name(name)) {
+		perr(p, k->start_mark, "headers: '%s' is not a header name",
+		    show(p, name));
+		return;
+	}
+	for (i = 0; i < nitems(reserved_headers); i++) {
+		if (strcasecmp(name, reserved_headers[i]) == 0) {
+			perr(p, k->start_mark, "headers: %s is set by "
+			    "usagehookd", reserved_headers[i]);
+			return;
+		}
+	}
+	h->name = xstrdup(name);
+	if (v->type == YAML_MAPPING_NODE) {
+		snprintf(where, sizeof where, "headers %s", show(p, name));
+		parse_mapping(p, v, where, header_keys, h);
+		return;
+	}
+	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		perr(p, v->start_mark, "headers %s: expected a string or "
+		    "{file: PATH}, got %s", show(p, name), node_kind(v));
+		return;
+	}
+	if ((s = scalar(p, name, v)) == NULL)
+		return;
+	for (c = s; *c != '\0'; c++) {
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
+			perr(p, v->start_mark, "headers %s: the value contains "
+			    "line breaks or control characters",
+			    show(p, name));
+			return;
+		}
+	}
+	h->value = xstrdup(s);
+}
+
+/* headers: extra request headers of an http action. */
+static void
+kw_headers(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	struct action		*a = ap->a;
+	yaml_node_pair_t	*pair, *prev;
+	yaml_node_t		*hk, *pk;
+	size_t			 count;
+
+	ap->keys[kw - action_keys] = k;
+	if (v->type != YAML_MAPPING_NODE) {
+		perr(p, v->start_mark, "headers: expected a mapping, got %s",
+		    node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.mapping.pairs.top -
+	    v->data.mapping.pairs.start);
+	if (count == 0)
+		return;
+	a->headers = xcalloc(count, sizeof(struct action_header));
+	for (pair = v->data.mapping.pairs.start;
+	    pair < v->data.mapping.pairs.top; pair++) {
+		hk = yaml_document_get_node(p->doc, pair->key);
+		if (hk->type != YAML_SCALAR_NODE) {
+			perr(p, hk->start_mark, "keys must be strings, got %s",
+			    node_kind(hk));
+			continue;
+		}
+		/* Header names are case-insensitive: X-Key and x-key clash. */
+		for (prev = v->data.mapping.pairs.start; prev < pair; prev++) {
+			pk = yaml_document_get_node(p->doc, prev->key);
+			if (pk->type == YAML_SCALAR_NODE &&
+			    strcasecmp(key_name(pk), key_name(hk)) == 0)
+				break;
+		}
+		if (prev < pair) {
+			perr(p, hk->start_mark, "duplicate header '%s' (first "
+			    "at line %zu)", show(p, key_name(hk)),
+			    pk->start_mark.line + 1);
+			continue;
+		}
+		parse_header(p, hk, yaml_document_get_node(p->doc,
+		    pair->value), &a->headers[a->nheaders++]);
+	}
+}
+
+/* file: a secret header value, read at each attempt; readable now. */
+static void
+kw_header_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_header	*h = arg;
+	const char		*s;
+	char			*path;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	path = resolve_path(p, s);
+	if (check_readable(p, v, kw->name, path) == -1) {
+		free(path);
+		return;
+	}
+	h->file = path;
+}
+
+/* ca_file: PEM certificates to verify the server with, not the system's. */
+static void
+kw_ca_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s;
+	char			*path;
+
+	ap->keys[kw - action_keys] = k;
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	path = resolve_path(p, s);
+	if (check_readable(p, v, kw->name, path) == -1) {
+		free(path);
+		return;
+	}
+	free(ap->a->ca_file);
+	ap->a->ca_file = path;
+}
+
+/* dispatch: how the outbox runs jobs: concurrency, retries and backoff. */
+static void
+kw_dispatch(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	int		 nerrors = p->nerrors;
+
+	parse_mapping(p, v, "dispatch", dispatch_keys, &conf->dispatch);
+	if (p->nerrors == nerrors &&
+	    conf->dispatch.backoff_ms > conf->dispatch.max_backoff_ms)
+		perr(p, v->start_mark, "dispatch: backoff must not be longer "
+		    "than max_backoff (default 30m)");
+}
+
 /* An allocated config with every default set, like settings_init(). */
 static struct config *
 config_new(void)
@@ -1034,7 +2094,25 @@ config_new(void)
 	conf->limits.max_connections = DEFAULT_MAX_CONN;
 	conf->retention.callbacks = DEFAULT_KEEP_CALLBACKS;
 	conf->retention.rejected = DEFAULT_KEEP_REJECTED;
+	conf->dispatch.concurrency = DEFAULT_CONCURRENCY;
+	conf->dispatch.per_rule = DEFAULT_PER_RULE;
+	conf->dispatch.max_attempts = DEFAULT_MAX_ATTEMPTS;
+	conf->dispatch.backoff_ms = DEFAULT_BACKOFF_MS;
+	conf->dispatch.max_backoff_ms = DEFAULT_MAX_BACKOFF_MS;
 	return conf;
+}
+
+/* Defaults that depend on other keys, which may come later in the file. */
+static void
+config_finish(struct config *conf)
+{
+	size_t	i, j;
+
+	for (i = 0; i < conf->nrules; i++)
+		for (j = 0; j < conf->rules[i].nactions; j++)
+			if (conf->rules[i].actions[j].max_attempts == 0)
+				conf->rules[i].actions[j].max_attempts =
+				    conf->dispatch.max_attempts;
 }
 
 /* The whole file as an allocated string, or NULL after reporting why not. */
@@ -1177,6 +2255,7 @@ config_load(const char *path, FILE *errs)
 		xasprintf(&conf->file, "%s%s%s", p.dir,
 		    strcmp(p.dir, "/") == 0 ? "" : "/", base);
 		parse_mapping(&p, root, NULL, top_keys, conf);
+		config_finish(conf);
 	}
 	yaml_document_delete(&doc);
 	/* A second "---" document would be silently ignored otherwise. */
@@ -1199,6 +2278,46 @@ config_load(const char *path, FILE *errs)
 	return conf;
 }
 
+/* Free what an action owns; header values are wiped, they may be keys. */
+static void
+action_free(struct action *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	free(a->argv);
+	free(a->url);
+	free(a->ca_file);
+	for (i = 0; i < a->nheaders; i++) {
+		free(a->headers[i].name);
+		freezero_str(a->headers[i].value);
+		free(a->headers[i].file);
+	}
+	free(a->headers);
+	free(a->path);
+	free(a->template);
+}
+
+/* Free what a rule owns. */
+static void
+rule_free(struct rule *r)
+{
+	size_t	i, j;
+
+	free(r->name);
+	for (i = 0; i < r->nmatches; i++) {
+		free(r->matches[i].param);
+		for (j = 0; j < r->matches[i].nvalues; j++)
+			free(r->matches[i].values[j].text);
+		free(r->matches[i].values);
+	}
+	free(r->matches);
+	for (i = 0; i < r->nactions; i++)
+		action_free(&r->actions[i]);
+	free(r->actions);
+}
+
 /* Free a config, wiping the tokens; NULL is a no-op. */
 void
 config_free(struct config *conf)
@@ -1207,6 +2326,9 @@ config_free(struct config *conf)
 
 	if (conf == NULL)
 		return;
+	for (i = 0; i < conf->nrules; i++)
+		rule_free(&conf->rules[i]);
+	free(conf->rules);
 	free(conf->file);
 	free(conf->listen);
 	free(conf->public_url);

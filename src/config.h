@@ -21,5 +21,9 @@ const struct account *config_account(const struct config *, const char *sid);
 int		 config_parse_size(const char *, size_t *);
 /* "10s", "5m", "2h", "400d" -> seconds; -1 if malformed. */
 int		 config_parse_duration(const char *, int64_t *);
+/* "100", "-2.5", "1e3" (the whole string) -> number; -1 if malformed. */
+int		 config_parse_number(const char *, double *);
+/* The closest of words[0..n) to s if close enough to be a typo, else NULL. */
+const char	*config_suggest(const char *s, const char *const *words, size_t n);
 
 #endif

@@ -24,14 +24,18 @@
 #include "callback.h"
 #include "commit.h"
 #include "config.h"
+#include "dispatch.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "rules.h"
 #include "signature.h"
 #include "store.h"
 
 /* Headers evhttp itself refuses (400) past this many times max_header. */
 #define HEADER_HARD_FACTOR	4
+/* Rules one callback may match; more is a config no operator means. */
+#define MAX_MATCHED		64
 
 struct server {
 	struct event_base		*base;
@@ -39,6 +43,7 @@ struct server {
 	struct evhttp_bound_socket	*bound;
 	struct config			*conf;
 	struct committer		*committer;
+	struct dispatcher		*dispatcher;
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
 	size_t				 inflight;
@@ -57,6 +62,8 @@ struct pending {
 	struct server		*srv;
 	struct evhttp_request	*req;
 	struct callback		*cb;
+	struct job_spec		*jobs;		/* and their rule names, one block */
+	size_t			 njobs;
 	struct timespec		 start;
 };
 
@@ -395,6 +402,51 @@ verify(struct server *srv, struct callback *cb, int body, char *why,
 	return 0;
 }
 
+/*
+ * The outbox rows for a callback: every action of every rule it matches,
+ * with the rule names copied so a reload cannot pull them away. -1 when
+ * out of memory.
+ */
+static int
+build_jobs(const struct config *conf, const struct params *params,
+    struct job_spec **jobsp, size_t *njobsp)
+{
+	const struct rule	*matched[MAX_MATCHED];
+	struct job_spec		*jobs;
+	size_t			 n, i, k, njobs = 0, names = 0;
+	char			*p;
+
+	*jobsp = NULL;
+	*njobsp = 0;
+	n = rules_match(conf, params, matched, MAX_MATCHED);
+	for (i = 0; i < n; i++) {
+		njobs += matched[i]->nactions;
+		names += strlen(matched[i]->name) + 1;
+	}
+	if (njobs == 0)
+		return 0;
+	if ((jobs = malloc(njobs * sizeof *jobs + names)) == NULL)
+		return -1;
+	p = (char *)(jobs + njobs);
+	for (i = 0, njobs = 0; i < n; i++) {
+		strcpy(p, matched[i]->name);
+		for (k = 0; k < matched[i]->nactions; k++) {
+			const struct action *a = &matched[i]->actions[k];
+
+			jobs[njobs].rule = p;
+			jobs[njobs].action = (int)k;
+			jobs[njobs].kind = action_kind_name(a->kind);
+			jobs[njobs].max_attempts = a->max_attempts > 0 ?
+			    a->max_attempts : conf->dispatch.max_attempts;
+			njobs++;
+		}
+		p += strlen(p) + 1;
+	}
+	*jobsp = jobs;
+	*njobsp = njobs;
+	return 0;
+}
+
 /* The writer committed (or failed) this callback: answer Twilio. */
 static void
 claim_done(struct commit_req *creq, void *arg)
@@ -409,6 +461,10 @@ claim_done(struct commit_req *creq, void *arg)
 	switch (creq->result) {
 	case CLAIM_NEW:
 		srv->metrics->accepted++;
+		if (p->njobs == 0)
+			srv->metrics->unmatched++;
+		else
+			dispatcher_kick(srv->dispatcher);
 		reply(p->req, 200, "OK", "OK\n", NULL, NULL);
 		break;
 	case CLAIM_DUPLICATE:
@@ -432,6 +488,7 @@ claim_done(struct commit_req *creq, void *arg)
 	    printable(p->cb->f.idempotency_token, tok, sizeof tok), ms);
 	srv->inflight--;
 	callback_free(p->cb);
+	free(p->jobs);
 	free(p);
 }
 
@@ -545,12 +602,18 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 
 	if ((p = calloc(1, sizeof *p)) == NULL)
 		goto unavailable;
+	if (build_jobs(srv->conf, &cb->params, &p->jobs, &p->njobs) == -1) {
+		free(p);
+		goto unavailable;
+	}
 	p->srv = srv;
 	p->req = req;
 	p->cb = cb;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	p->creq.kind = COMMIT_CLAIM;
 	p->creq.cb = cb;
+	p->creq.jobs = p->jobs;
+	p->creq.njobs = p->njobs;
 	p->creq.done = claim_done;
 	p->creq.arg = p;
 	srv->inflight++;
@@ -736,7 +799,8 @@ apply_limits(struct server *srv)
 
 struct server *
 server_new(struct event_base *base, struct config *conf,
-    struct committer *committer, struct metrics *metrics)
+    struct committer *committer, struct dispatcher *dispatcher,
+    struct metrics *metrics)
 {
 	struct server	*srv;
 
@@ -745,6 +809,7 @@ server_new(struct event_base *base, struct config *conf,
 	srv->base = base;
 	srv->conf = conf;
 	srv->committer = committer;
+	srv->dispatcher = dispatcher;
 	srv->metrics = metrics;
 	if ((srv->http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new failed");

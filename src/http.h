@@ -7,12 +7,13 @@
 struct event_base;
 struct config;
 struct committer;
+struct dispatcher;
 struct metrics;
 struct server;
 
 /* A server answering on base; conf is borrowed until replaced. */
 struct server	*server_new(struct event_base *, struct config *,
-		    struct committer *, struct metrics *);
+		    struct committer *, struct dispatcher *, struct metrics *);
 /* Listen on "host:port", "[v6]:port" or "unix:/path"; -1 with a logged reason. */
 int		 server_listen(struct server *, const char *listen);
 /* Use conf from now on (SIGHUP); the caller frees the old one. */

@@ -11,8 +11,10 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "actions.h"
 #include "commit.h"
 #include "config.h"
+#include "dispatch.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -26,6 +28,8 @@ struct daemon {
 	struct event_base	*base;
 	struct store		*store;
 	struct committer	*committer;
+	struct actions		*actions;
+	struct dispatcher	*dispatcher;
 	struct server		*server;
 	struct metrics		 metrics;
 	struct event		*drain_timer;
@@ -80,7 +84,8 @@ reload(struct daemon *d)
 		log_warnx("reload: database changed to %s; restart to apply",
 		    conf->database);
 	server_set_config(d->server, conf);
-	config_free(d->conf);
+	/* The dispatcher frees the old one once no running job uses it. */
+	dispatcher_set_config(d->dispatcher, conf);
 	d->conf = conf;
 	log_info("reloaded %s", d->config_file);
 }
@@ -94,6 +99,7 @@ drain_check(evutil_socket_t fd, short events, void *arg)
 
 	event_base_gettimeofday_cached(d->base, &now);
 	if ((server_inflight(d->server) == 0 &&
+	    dispatcher_running(d->dispatcher) == 0 &&
 	    committer_pending(d->committer) == 0) ||
 	    evutil_timercmp(&now, &d->drain_deadline, >)) {
 		event_base_loopexit(d->base, NULL);
@@ -115,9 +121,11 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 	if (d->draining)
 		return;
 	log_info("%s: draining: no new connections, finishing requests "
-	    "in flight", strsignal(sig));
+	    "and actions in flight (at most %d s)", strsignal(sig),
+	    DRAIN_SECONDS);
 	d->draining = 1;
 	server_stop_accepting(d->server);
+	dispatcher_stop(d->dispatcher);
 	event_base_gettimeofday_cached(d->base, &d->drain_deadline);
 	evutil_timeradd(&d->drain_deadline, &limit, &d->drain_deadline);
 	if ((d->drain_timer = evtimer_new(d->base, drain_check, d)) == NULL)
@@ -140,7 +148,7 @@ main(int argc, char *argv[])
 	struct daemon	 d;
 	char		*err;
 	size_t		 i;
-	int		 ch, check = 0, verbose = 0;
+	int		 ch, check = 0, verbose = 0, recovered;
 
 	memset(&d, 0, sizeof d);
 	d.config_file = DEFAULT_CONFIG;
@@ -187,8 +195,19 @@ main(int argc, char *argv[])
 		fatalx("event_base_new failed");
 	if ((d.store = store_open(d.conf->database, 0, &err)) == NULL)
 		fatalx("%s", err);
+	if ((recovered = store_jobs_recover(d.store)) == -1)
+		fatalx("database %s: %s", d.conf->database,
+		    store_errmsg(d.store));
+	if (recovered > 0)
+		log_info("%d job(s) interrupted by the last stop will run "
+		    "again", recovered);
 	d.committer = committer_new(d.base, d.store, commit_stats, &d.metrics);
-	d.server = server_new(d.base, d.conf, d.committer, &d.metrics);
+	if ((d.actions = actions_new(d.base)) == NULL)
+		fatalx("cannot set up the action runner");
+	d.dispatcher = dispatcher_new(d.base, d.committer, d.actions,
+	    &d.metrics, d.conf);
+	d.server = server_new(d.base, d.conf, d.committer, d.dispatcher,
+	    &d.metrics);
 	if (server_listen(d.server, d.conf->listen) == -1)
 		fatalx("cannot listen on %s (key 'listen' in %s)",
 		    d.conf->listen, d.config_file);
@@ -203,15 +222,18 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(d.base);
 
-	server_free(d.server);
+	/* Kill what still runs (it reruns next start), then settle commits. */
+	dispatcher_stop(d.dispatcher);
+	actions_free(d.actions);
 	committer_free(d.committer);
+	server_free(d.server);
+	dispatcher_free(d.dispatcher);
 	store_close(d.store);
 	for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
 		event_free(sigev[i]);
 	if (d.drain_timer != NULL)
 		event_free(d.drain_timer);
 	event_base_free(d.base);
-	config_free(d.conf);
 	log_info("stopped");
 	return 0;
 }

@@ -311,12 +311,11 @@ test_unknown_key_reports_line_and_column(void **state)
 	    "5:5: unknown key 'colour' in accounts[0]; expected one of: sid, "
 	    "auth_token_file, auth_token_env, secondary_token_file, "
 	    "secondary_token_env\n"
-	    "6:1: unknown key 'lisen'; expected one of: listen, public_url, "
-	    "path, database, trusted_proxies, accounts, limits, retention\n");
+	    "6:1: unknown key 'lisen'; did you mean 'listen'?\n");
 }
 
 static void
-test_rules_and_triggers_are_unknown_in_this_version(void **state)
+test_triggers_are_unknown_in_this_version(void **state)
 {
 	struct env	*e = *state;
 
@@ -326,9 +325,8 @@ test_rules_and_triggers_are_unknown_in_this_version(void **state)
 	    "triggers: []\n"
 	    "rules: []\n",
 	    "3:1: unknown key 'triggers'; expected one of: listen, public_url, "
-	    "path, database, trusted_proxies, accounts, limits, retention\n"
-	    "4:1: unknown key 'rules'; expected one of: listen, public_url, "
-	    "path, database, trusted_proxies, accounts, limits, retention\n");
+	    "path, database, trusted_proxies, accounts, limits, retention, "
+	    "rules, dispatch\n");
 }
 
 static void
@@ -676,7 +674,8 @@ test_all_errors_reported_not_only_first(void **state)
 	    "unix:/path: the port is missing\n"
 	    "2:7: path: 'twilio' must start with '/'\n"
 	    "3:1: unknown key 'colour'; expected one of: listen, public_url, "
-	    "path, database, trusted_proxies, accounts, limits, retention\n"
+	    "path, database, trusted_proxies, accounts, limits, retention, "
+	    "rules, dispatch\n"
 	    "5:10: sid: 'AC123' is not an AccountSid (AC followed by 32 hex "
 	    "digits)\n"
 	    "7:20: max_body: '1GiB' is not a size (digits with an optional B, "
@@ -1013,13 +1012,607 @@ test_config_parse_duration_table(void **state)
 	}
 }
 
-/* A sample from etc/ loads, or fails only because its token file is absent. */
+/* A file in the test directory with these permission bits. */
 static void
-check_sample(struct env *e, const char *name, const char *token)
+write_mode(struct env *e, const char *name, const char *text, mode_t mode)
 {
+	char	path[PATH_MAX];
+
+	write_file(e, name, text);
+	snprintf(path, sizeof path, "%s/%s", e->dir, name);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+test_rules_actions_and_dispatch_are_stored(void **state)
+{
+	struct env		*e = *state;
+	struct config		*conf;
+	const struct rule	*r;
+	const struct action	*a;
+	char			 want[PATH_MAX * 2];
+
+	write_mode(e, "bin/page", "#!/bin/sh\n", 0755);
+	write_file(e, "secrets/hook", "s3cret\n");
+	write_file(e, "ca.pem", "-----BEGIN CERTIFICATE-----\n");
+	snprintf(want, sizeof want,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: sms-spend.v2_x\n"
+	    "    match:\n"
+	    "      UsageCategory: [sms, \"sms-*\"]\n"
+	    "      TriggerBy: price\n"
+	    "      CurrentValue: \">= 100\"\n"
+	    "      TriggerValue: \"<5.5\"\n"
+	    "      Recurring: \"\"\n"
+	    "    actions:\n"
+	    "      - exec: [%s/bin/page, --severity, high, \"{CurrentValue}\", "
+	    "\"\"]\n"
+	    "        timeout: 1500ms\n"
+	    "      - http: https://ops.example.com:8443/hooks/usage?x=1\n"
+	    "        headers:\n"
+	    "          X-Plain: hello\n"
+	    "          Authorization: {file: secrets/hook}\n"
+	    "        ca_file: ./ca.pem\n"
+	    "        max_attempts: 3\n"
+	    "      - append: usage.jsonl\n"
+	    "      - log: \"sms spend {CurrentValue} passed {TriggerValue}\"\n"
+	    "    continue: true\n"
+	    "  - name: all\n"
+	    "    actions: [{http: http://127.0.0.1:9/x, timeout: 2s}]\n"
+	    "dispatch:\n"
+	    "  concurrency: 16\n"
+	    "  per_rule: 1\n"
+	    "  max_attempts: 5\n"
+	    "  backoff: 500ms\n"
+	    "  max_backoff: 1h\n", e->dir);
+	conf = assert_loads(e, want);
+	assert_int_equal(conf->nrules, 2);
+	r = &conf->rules[0];
+	assert_string_equal(r->name, "sms-spend.v2_x");
+	assert_true(r->cont);
+	assert_int_equal(r->nmatches, 5);
+	assert_string_equal(r->matches[0].param, "UsageCategory");
+	assert_int_equal(r->matches[0].nvalues, 2);
+	assert_int_equal(r->matches[0].values[0].kind, MATCH_EXACT);
+	assert_string_equal(r->matches[0].values[0].text, "sms");
+	assert_int_equal(r->matches[0].values[1].kind, MATCH_GLOB);
+	assert_string_equal(r->matches[0].values[1].text, "sms-*");
+	assert_string_equal(r->matches[1].param, "TriggerBy");
+	assert_string_equal(r->matches[1].values[0].text, "price");
+	assert_int_equal(r->matches[2].values[0].kind, MATCH_CMP);
+	assert_int_equal(r->matches[2].values[0].op, CMP_GE);
+	assert_true(r->matches[2].values[0].number == 100.0);
+	assert_int_equal(r->matches[3].values[0].op, CMP_LT);
+	assert_true(r->matches[3].values[0].number == 5.5);
+	assert_string_equal(r->matches[4].param, "Recurring");
+	assert_int_equal(r->matches[4].values[0].kind, MATCH_EXACT);
+	assert_string_equal(r->matches[4].values[0].text, "");
+	assert_int_equal(r->nactions, 4);
+
+	a = &r->actions[0];
+	assert_int_equal(a->kind, ACTION_EXEC);
+	assert_int_equal(a->argc, 5);
+	snprintf(want, sizeof want, "%s/bin/page", e->dir);
+	assert_string_equal(a->argv[0], want);
+	assert_string_equal(a->argv[1], "--severity");
+	assert_string_equal(a->argv[3], "{CurrentValue}");
+	assert_string_equal(a->argv[4], "");
+	assert_null(a->argv[5]);
+	assert_int_equal(a->timeout_ms, 1500);
+	assert_int_equal(a->max_attempts, 5);	/* dispatch's, read later */
+
+	a = &r->actions[1];
+	assert_int_equal(a->kind, ACTION_HTTP);
+	assert_string_equal(a->url,
+	    "https://ops.example.com:8443/hooks/usage?x=1");
+	assert_int_equal(a->nheaders, 2);
+	assert_string_equal(a->headers[0].name, "X-Plain");
+	assert_string_equal(a->headers[0].value, "hello");
+	assert_null(a->headers[0].file);
+	assert_string_equal(a->headers[1].name, "Authorization");
+	assert_null(a->headers[1].value);
+	snprintf(want, sizeof want, "%s/secrets/hook", e->dir);
+	assert_string_equal(a->headers[1].file, want);
+	snprintf(want, sizeof want, "%s/ca.pem", e->dir);
+	assert_string_equal(a->ca_file, want);
+	assert_int_equal(a->max_attempts, 3);
+	assert_int_equal(a->timeout_ms, 10000);
+
+	a = &r->actions[2];
+	assert_int_equal(a->kind, ACTION_APPEND);
+	snprintf(want, sizeof want, "%s/usage.jsonl", e->dir);
+	assert_string_equal(a->path, want);
+
+	a = &r->actions[3];
+	assert_int_equal(a->kind, ACTION_LOG);
+	assert_string_equal(a->template,
+	    "sms spend {CurrentValue} passed {TriggerValue}");
+
+	r = &conf->rules[1];
+	assert_string_equal(r->name, "all");
+	assert_false(r->cont);
+	assert_int_equal(r->nmatches, 0);
+	assert_int_equal(r->actions[0].timeout_ms, 2000);
+
+	assert_int_equal(conf->dispatch.concurrency, 16);
+	assert_int_equal(conf->dispatch.per_rule, 1);
+	assert_int_equal(conf->dispatch.max_attempts, 5);
+	assert_int_equal(conf->dispatch.backoff_ms, 500);
+	assert_int_equal(conf->dispatch.max_backoff_ms, 3600 * 1000);
+	config_free(conf);
+}
+
+static void
+test_dispatch_defaults_without_rules(void **state)
+{
+	struct env	*e = *state;
 	struct config	*conf;
-	char		 path[PATH_MAX];
-	const char	*srcdir;
+
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules: []\n");
+	assert_int_equal(conf->nrules, 0);
+	assert_null(conf->rules);
+	assert_int_equal(conf->dispatch.concurrency, 8);
+	assert_int_equal(conf->dispatch.per_rule, 2);
+	assert_int_equal(conf->dispatch.max_attempts, 8);
+	assert_int_equal(conf->dispatch.backoff_ms, 30 * 1000);
+	assert_int_equal(conf->dispatch.max_backoff_ms, 30 * 60 * 1000);
+	config_free(conf);
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules: [{name: r, actions: [{log: x}]}]\n");
+	assert_int_equal(conf->rules[0].actions[0].max_attempts, 8);
+	assert_int_equal(conf->rules[0].actions[0].timeout_ms, 10000);
+	config_free(conf);
+}
+
+static void
+test_unknown_match_key_suggests_parameter(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    match:\n"
+	    "      UsageCatgory: sms\n"
+	    "      usagecategory: sms\n"
+	    "      Colour: blue\n"
+	    "      CurrentValue: \">= 1\"\n"
+	    "      CurrentValue: \">= 2\"\n"
+	    "    actions: [{log: x}]\n",
+	    "6:7: unknown key 'UsageCatgory' in rules[0].match; did you mean "
+	    "'UsageCategory'?\n"
+	    "7:7: unknown key 'usagecategory' in rules[0].match; did you mean "
+	    "'UsageCategory'?\n"
+	    "8:7: unknown key 'Colour' in rules[0].match; expected one of: "
+	    "AccountSid, UsageTriggerSid, DateFired, Recurring, UsageCategory, "
+	    "TriggerBy, TriggerValue, CurrentValue, UsageRecordUri, "
+	    "IdempotencyToken\n"
+	    "10:7: duplicate key 'CurrentValue' (first at line 9)\n");
+}
+
+static void
+test_comparison_only_for_numeric_parameters(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    match:\n"
+	    "      UsageCategory: \">= 100\"\n"
+	    "      DateFired: [\"!= x\"]\n"
+	    "      CurrentValue: [\">= 1\", \"> lots\", \"<=\", \"== 1 2\"]\n"
+	    "      TriggerValue: \"< 0x10\"\n"
+	    "    actions: [{log: x}]\n",
+	    "6:22: UsageCategory: '>= 100' is a numeric comparison; only "
+	    "TriggerValue and CurrentValue are numbers\n"
+	    "7:19: DateFired: '!= x' is a numeric comparison; only "
+	    "TriggerValue and CurrentValue are numbers\n"
+	    "8:30: CurrentValue: '> lots' is not a comparison (<, <=, >, >=, "
+	    "== or != and a number)\n"
+	    "8:40: CurrentValue: '<=' is not a comparison (<, <=, >, >=, == "
+	    "or != and a number)\n"
+	    "8:46: CurrentValue: '== 1 2' is not a comparison (<, <=, >, >=, "
+	    "== or != and a number)\n"
+	    "9:21: TriggerValue: '< 0x10' is not a comparison (<, <=, >, >=, "
+	    "== or != and a number)\n");
+}
+
+static void
+test_match_value_types_are_checked(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    match:\n"
+	    "      UsageCategory:\n"
+	    "      TriggerBy: {a: b}\n"
+	    "      Recurring: []\n"
+	    "      CurrentValue: [[1]]\n"
+	    "    actions: [{log: x}]\n"
+	    "  - name: s\n"
+	    "    match: [UsageCategory]\n"
+	    "    actions: [{log: x}]\n"
+	    "    continue: maybe\n",
+	    "6:21: UsageCategory: expected a string or a sequence of strings, "
+	    "got null\n"
+	    "7:18: TriggerBy: expected a string or a sequence of strings, got "
+	    "a mapping\n"
+	    "8:18: Recurring: expected at least one value\n"
+	    "9:22: CurrentValue: expected a string, got a sequence\n"
+	    "12:12: rules[1].match: expected a mapping, got a sequence\n"
+	    "14:15: continue: expected true or false, got 'maybe'\n");
+}
+
+static void
+test_exec_program_must_be_absolute_and_executable(void **state)
+{
+	struct env	*e = *state;
+	char		 yaml[PATH_MAX * 4], want[PATH_MAX * 4];
+
+	write_mode(e, "notexec", "#!/bin/sh\n", 0644);
+	assert_int_equal(mkdir(strcat(strcpy(want, e->dir), "/adir"), 0700),
+	    0);
+	snprintf(yaml, sizeof yaml,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - exec: [bin/page, x]\n"
+	    "      - exec: [%s/missing]\n"
+	    "      - exec: [%s/notexec]\n"
+	    "      - exec: [%s/adir]\n"
+	    "      - exec: []\n"
+	    "      - exec: /bin/true\n"
+	    "      - exec: [\"\"]\n",
+	    e->dir, e->dir, e->dir);
+	snprintf(want, sizeof want,
+	    "6:16: exec: 'bin/page' must be an absolute path (there is no PATH "
+	    "search)\n"
+	    "7:16: exec %s/missing: cannot execute: No such file or "
+	    "directory\n"
+	    "8:16: exec %s/notexec: cannot execute: Permission denied\n"
+	    "9:16: exec %s/adir: cannot execute: Is a directory\n"
+	    "10:15: exec: needs at least the program to run\n"
+	    "11:15: exec: expected a sequence (program and arguments), got a "
+	    "string\n"
+	    "12:16: exec: must not be empty\n",
+	    e->dir, e->dir, e->dir);
+	assert_refused(e, yaml, want);
+}
+
+static void
+test_append_path_resolves_and_needs_its_directory(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 want[PATH_MAX * 4];
+
+	write_file(e, "etc/usagehookd.yaml",
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: ../token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions: [{append: ../usage.jsonl}, "
+	    "{append: /tmp/abs.jsonl}]\n");
+	snprintf(want, sizeof want, "%s/etc/usagehookd.yaml", e->dir);
+	conf = load_path(e, want);
+	assert_string_equal(e->errs, "");
+	assert_non_null(conf);
+	snprintf(want, sizeof want, "%s/usage.jsonl", e->dir);
+	assert_string_equal(conf->rules[0].actions[0].path, want);
+	assert_string_equal(conf->rules[0].actions[1].path, "/tmp/abs.jsonl");
+	config_free(conf);
+
+	write_file(e, "plainfile", "x");
+	assert_int_equal(mkdir(strcat(strcpy(want, e->dir), "/out"), 0700),
+	    0);
+	snprintf(want, sizeof want,
+	    "4:34: append %s/nodir/usage.jsonl: directory %s/nodir: No such "
+	    "file or directory\n"
+	    "5:34: append %s/plainfile/usage.jsonl: %s/plainfile is not a "
+	    "directory\n"
+	    "6:34: append %s/out: Is a directory\n",
+	    e->dir, e->dir, e->dir, e->dir, e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - {name: a, actions: [{append: nodir/usage.jsonl}]}\n"
+	    "  - {name: b, actions: [{append: plainfile/usage.jsonl}]}\n"
+	    "  - {name: c, actions: [{append: out}]}\n",
+	    want);
+}
+
+static void
+test_option_not_valid_for_kind_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	write_file(e, "ca.pem", "x");
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - headers: {X-A: b}\n"
+	    "        exec: [/bin/sh]\n"
+	    "      - log: hello\n"
+	    "        timeout: 5s\n"
+	    "        max_attempts: 2\n"
+	    "      - append: out.jsonl\n"
+	    "        ca_file: ca.pem\n"
+	    "      - http: http://127.0.0.1:1/\n"
+	    "        timeout: 5s\n"
+	    "        colour: red\n",
+	    "6:9: headers: not valid for exec actions (only for http)\n"
+	    "9:9: timeout: not valid for log actions (only for exec, http)\n"
+	    "12:9: ca_file: not valid for append actions (only for http)\n"
+	    "15:9: unknown key 'colour' in rules[0].actions[3]; expected one "
+	    "of: exec, http, append, log, timeout, max_attempts, headers, "
+	    "ca_file\n");
+}
+
+static void
+test_rule_needs_name_and_actions(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: no-actions\n"
+	    "    match: {UsageCategory: sms}\n"
+	    "  - name: empty\n"
+	    "    actions: []\n"
+	    "  - actions: [{log: x}]\n"
+	    "  - name: bad name!\n"
+	    "    actions:\n"
+	    "      - timeout: 5s\n"
+	    "      - log: x\n"
+	    "        append: y.jsonl\n"
+	    "      - nothing\n"
+	    "  - just a string\n",
+	    "4:5: rules[0]: missing required key 'actions'\n"
+	    "7:14: actions: at least one action is required\n"
+	    "8:5: rules[2]: missing required key 'name'\n"
+	    "9:11: name: 'bad name!' may only contain letters, digits, '.', "
+	    "'_' and '-'\n"
+	    "11:9: rules[3].actions[0]: needs one of exec, http, append or "
+	    "log\n"
+	    "13:9: append: give only one of exec, http, append and log "
+	    "(already set by log at line 12)\n"
+	    "14:9: rules[3].actions[2]: expected a mapping, got a string\n"
+	    "15:5: rules[4]: expected a mapping, got a string\n");
+}
+
+static void
+test_duplicate_rule_name_is_an_error(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: page\n"
+	    "    actions: [{log: x}]\n"
+	    "  - name: other\n"
+	    "    actions: [{log: x}]\n"
+	    "  - name: page\n"
+	    "    actions: [{log: y}]\n",
+	    "8:11: name: rule 'page' is listed twice (first at line 4)\n");
+}
+
+static void
+test_template_with_unknown_parameter_is_an_error(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - exec: [/bin/echo, \"{UsageCatgory}\", \"x{Price}y\"]\n"
+	    "      - log: \"{CurrentValue} {currentvalue} {AccountSid}\"\n",
+	    "6:27: exec: '{UsageCatgory}' is not a callback parameter; did you "
+	    "mean '{UsageCategory}'?\n"
+	    "6:45: exec: '{Price}' is not a callback parameter (AccountSid, "
+	    "UsageTriggerSid, DateFired, Recurring, UsageCategory, TriggerBy, "
+	    "TriggerValue, CurrentValue, UsageRecordUri, IdempotencyToken)\n"
+	    "7:14: log: '{currentvalue}' is not a callback parameter; did you "
+	    "mean '{CurrentValue}'?\n");
+	/* Braces around anything but a name are plain text. */
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - exec: [/bin/echo, '{\"a\": 1}', \"{}\", \"{ x }\", "
+	    "\"{{IdempotencyToken}}\", \"{{Literal}\"]\n"
+	    "      - log: \"{not a name} {UsageCategory\"\n");
+	config_free(conf);
+}
+
+static void
+test_unknown_category_is_a_warning_with_suggestion(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		*want = NULL;
+	size_t		 len = 0;
+	FILE		*fp;
+
+	conf = load(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    match:\n"
+	    "      UsageCategory: [sms, smss, \"calls-*\", \"smx*\", "
+	    "bogus-thing-here]\n"
+	    "      TriggerBy: [price, prices, cost]\n"
+	    "    actions: [{log: x}]\n");
+	assert_non_null(conf);
+	assert_int_equal(conf->rules[0].matches[0].nvalues, 5);
+	assert_string_equal(conf->rules[0].matches[0].values[1].text, "smss");
+	config_free(conf);
+	fp = open_memstream(&want, &len);
+	fprintf(fp,
+	    "%s:6:28: warning: UsageCategory 'smss' is not a Twilio usage "
+	    "category; did you mean 'sms'?\n"
+	    "%s:6:45: warning: UsageCategory 'smx*' matches no Twilio usage "
+	    "category\n"
+	    "%s:6:53: warning: UsageCategory 'bogus-thing-here' is not a "
+	    "Twilio usage category\n"
+	    "%s:7:26: warning: TriggerBy 'prices' is not one of count, usage, "
+	    "price; did you mean 'price'?\n"
+	    "%s:7:34: warning: TriggerBy 'cost' is not one of count, usage, "
+	    "price; did you mean 'count'?\n", e->conf, e->conf, e->conf, e->conf, e->conf);
+	fclose(fp);
+	assert_string_equal(e->errs, want);
+	free(want);
+
+	/* With an error as well, both are printed and the file is refused. */
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    match: {UsageCategory: smss}\n"
+	    "    actions: [{lg: x}]\n",
+	    "5:28: warning: UsageCategory 'smss' is not a Twilio usage "
+	    "category; did you mean 'sms'?\n"
+	    "6:16: unknown key 'lg' in rules[0].actions[0]; did you mean "
+	    "'log'?\n"
+	    "6:15: rules[0].actions[0]: needs one of exec, http, append or "
+	    "log\n");
+}
+
+static void
+test_http_url_and_headers_are_checked(void **state)
+{
+	struct env	*e = *state;
+	char		 want[PATH_MAX * 4];
+
+	snprintf(want, sizeof want,
+	    "6:15: http: 'ftp://example.com/' is not an http:// or https:// "
+	    "URL: the scheme must be http:// or https://\n"
+	    "7:15: http: 'https://user:pw@example.com/' is not an http:// or "
+	    "https:// URL: it has user information (use headers with a file "
+	    "for credentials)\n"
+	    "8:15: http: 'https://' is not an http:// or https:// URL: the "
+	    "host is not a host name or IP address\n"
+	    "9:15: http: 'http://a b/' is not an http:// or https:// URL: it "
+	    "has spaces or control characters\n"
+	    "12:11: headers: 'Bad Name' is not a header name\n"
+	    "13:11: headers: Content-Type is set by usagehookd\n"
+	    "14:28: file %s/nothere: cannot read: No such file or directory\n"
+	    "16:11: duplicate header 'x-dup' (first at line 15)\n"
+	    "17:18: headers X-Null: expected a string or {file: PATH}, got "
+	    "null\n"
+	    "18:19: unknown key 'path' in headers X-Map; expected one of: file\n"
+	    "18:18: headers X-Map: missing required key 'file'\n"
+	    "19:18: ca_file %s/nothere.pem: cannot read: No such file or "
+	    "directory\n",
+	    e->dir, e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - http: ftp://example.com/\n"
+	    "      - http: https://user:pw@example.com/\n"
+	    "      - http: https://\n"
+	    "      - http: \"http://a b/\"\n"
+	    "      - http: http://[::1]:8080/ok\n"
+	    "        headers:\n"
+	    "          Bad Name: x\n"
+	    "          content-type: text/plain\n"
+	    "          X-Secret: {file: nothere}\n"
+	    "          X-Dup: a\n"
+	    "          x-dup: b\n"
+	    "          X-Null:\n"
+	    "          X-Map: {path: x}\n"
+	    "        ca_file: nothere.pem\n",
+	    want);
+}
+
+static void
+test_dispatch_and_action_numbers_are_range_checked(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - {log: x, max_attempts: 0}\n"
+	    "      - {exec: [/bin/true], timeout: 5ms}\n"
+	    "      - {exec: [/bin/true], timeout: 1.5s}\n"
+	    "dispatch:\n"
+	    "  concurrency: 0\n"
+	    "  per_rule: 1025\n"
+	    "  max_attempts: 101\n"
+	    "  backoff: 1x\n"
+	    "  max_backof: 1h\n",
+	    "6:32: max_attempts: '0' is out of range (1..100)\n"
+	    "7:38: timeout: '5ms' is out of range (10ms..1d)\n"
+	    "8:38: timeout: '1.5s' is not a duration (digits with an optional "
+	    "ms, s, m, h or d)\n"
+	    "10:16: concurrency: '0' is out of range (1..1024)\n"
+	    "11:13: per_rule: '1025' is out of range (1..1024)\n"
+	    "12:17: max_attempts: '101' is out of range (1..100)\n"
+	    "13:12: backoff: '1x' is not a duration (digits with an optional "
+	    "ms, s, m, h or d)\n"
+	    "14:3: unknown key 'max_backof' in dispatch; did you mean "
+	    "'max_backoff'?\n");
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "dispatch: {backoff: 1h}\n",
+	    "3:11: dispatch: backoff must not be longer than max_backoff "
+	    "(default 30m)\n");
+}
+
+/*
+ * A sample from etc/ loads, or fails only for files that exist once deployed
+ * (the token, a credential, the state directory): every message must name
+ * one of paths, and the token's must be there.
+ */
+static void
+check_sample(struct env *e, const char *name, const char *token,
+    const char *const *paths)
+{
+	struct config		*conf;
+	char			 path[PATH_MAX];
+	const char		*srcdir, *line, *nl;
+	const char *const	*pp;
 
 	if ((srcdir = getenv("srcdir")) == NULL)
 		srcdir = ".";
@@ -1029,8 +1622,17 @@ check_sample(struct env *e, const char *name, const char *token)
 	conf = load_path(e, path);
 	if (conf == NULL) {
 		assert_non_null(strstr(e->errs, token));
-		assert_non_null(strstr(e->errs, ": cannot read: "));
-		assert_null(strchr(strchr(e->errs, '\n') + 1, '\n'));
+		for (line = e->errs; *line != '\0'; line = nl + 1) {
+			assert_non_null(nl = strchr(line, '\n'));
+			for (pp = paths; *pp != NULL; pp++)
+				if (memmem(line, (size_t)(nl - line), *pp,
+				    strlen(*pp)) != NULL)
+					break;
+			if (*pp == NULL)
+				fail_msg("%s: not only deployment paths are "
+				    "missing: %.*s", name, (int)(nl - line),
+				    line);
+		}
 		return;
 	}
 	assert_string_equal(e->errs, "");
@@ -1038,17 +1640,31 @@ check_sample(struct env *e, const char *name, const char *token)
 }
 
 static void
-test_sample_usagehookd_yaml_has_only_the_token_missing(void **state)
+test_sample_usagehookd_yaml_misses_only_deployed_files(void **state)
 {
+	static const char *const paths[] = {
+		": auth_token_file /run/credentials/usagehookd.service/",
+		": file /run/credentials/usagehookd.service/",
+		": append /var/lib/usagehookd/usage.jsonl: directory "
+		    "/var/lib/usagehookd: No such file or directory",
+		NULL
+	};
+
 	check_sample(*state, "usagehookd.yaml",
-	    "/run/credentials/usagehookd.service/twilio-auth-token");
+	    "/run/credentials/usagehookd.service/twilio-auth-token", paths);
 }
 
 static void
-test_sample_demo_yaml_has_only_the_token_missing(void **state)
+test_sample_demo_yaml_misses_only_what_dev_creates(void **state)
 {
-	/* ./dev creates var/demo-auth-token before it runs the daemon. */
-	check_sample(*state, "demo.yaml", "/var/demo-auth-token");
+	/* ./dev creates var/ and var/demo-auth-token before it runs the daemon. */
+	static const char *const paths[] = {
+		"/var/demo-auth-token: cannot read: No such file or directory",
+		"/var/usage.jsonl: directory ",
+		NULL
+	};
+
+	check_sample(*state, "demo.yaml", "/var/demo-auth-token", paths);
 }
 
 int
@@ -1061,7 +1677,7 @@ main(void)
 		T(test_relative_paths_resolve_against_config_directory),
 		T(test_secondary_token_is_loaded_and_trimmed),
 		T(test_unknown_key_reports_line_and_column),
-		T(test_rules_and_triggers_are_unknown_in_this_version),
+		T(test_triggers_are_unknown_in_this_version),
 		T(test_wrong_type_says_expected_and_got),
 		T(test_missing_database_points_at_enclosing_mapping),
 		T(test_missing_accounts_is_an_error),
@@ -1096,8 +1712,22 @@ main(void)
 		T(test_config_free_null_is_a_noop),
 		T(test_config_parse_size_table),
 		T(test_config_parse_duration_table),
-		T(test_sample_usagehookd_yaml_has_only_the_token_missing),
-		T(test_sample_demo_yaml_has_only_the_token_missing),
+		T(test_rules_actions_and_dispatch_are_stored),
+		T(test_dispatch_defaults_without_rules),
+		T(test_unknown_match_key_suggests_parameter),
+		T(test_comparison_only_for_numeric_parameters),
+		T(test_match_value_types_are_checked),
+		T(test_exec_program_must_be_absolute_and_executable),
+		T(test_append_path_resolves_and_needs_its_directory),
+		T(test_option_not_valid_for_kind_is_an_error),
+		T(test_rule_needs_name_and_actions),
+		T(test_duplicate_rule_name_is_an_error),
+		T(test_template_with_unknown_parameter_is_an_error),
+		T(test_unknown_category_is_a_warning_with_suggestion),
+		T(test_http_url_and_headers_are_checked),
+		T(test_dispatch_and_action_numbers_are_range_checked),
+		T(test_sample_usagehookd_yaml_misses_only_deployed_files),
+		T(test_sample_demo_yaml_misses_only_what_dev_creates),
 #undef T
 	};
 
