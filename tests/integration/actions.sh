@@ -193,6 +193,16 @@ is "$(sort "$T/slow.out" | tr '\n' ' ')" "crash-1 crash-2 " \
 like "$(cat "$UH_LOG")" "interrupted by the last stop will run again" \
     "the restart says it requeued the interrupted job"
 
+# 8. A callback no rule matches is stored and counted, not an error.
+is "$(uh_send IdempotencyToken=nomatch-1 UsageCategory=sms-inbound | cut -d' ' -f1)" 200 \
+    "a callback that matches no rule is answered 200"
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'nomatch-1'")" 1 \
+    "and stored"
+is "$(sql "SELECT count(*) FROM jobs j JOIN callbacks c ON c.id = j.callback_id
+    WHERE c.idempotency_token = 'nomatch-1'")" 0 "with no jobs"
+fetch_metrics >/dev/null
+is "$(metric usagehookd_unmatched_total)" 1 "and counted in /metrics as unmatched"
+
 uh_stop
 is "$UH_STATUS" 0 "SIGTERM: exit 0"
 done_testing
