@@ -177,6 +177,31 @@ wait_for 10 has_lines "$T/exec.out" 3
 like "$(sed -n 3p "$T/exec.out")" "after-hup" "the old rules keep running after the refused reload"
 cp "$T/good.yaml" "$UH_CONF"
 
+# 6b. A valid reload: a new rule and a new account apply from then on.
+SID2=AC22222222222222222222222222222222
+printf 'second-account-token-0123456789ab' >"$T/token-2nd"
+{
+	cat "$T/good.yaml"
+	echo "  - name: added-on-reload"
+	echo "    match: { UsageCategory: sms-outbound }"
+	echo "    actions:"
+	echo "      - exec: [\"$T/record.sh\", \"reloaded\"]"
+} >"$T/reloaded.yaml"
+sed -i "s|^accounts:|accounts:\n  - sid: $SID2\n    auth_token_file: $T/token-2nd|" \
+    "$T/reloaded.yaml"
+cp "$T/reloaded.yaml" "$UH_CONF"
+is "$(uh_send IdempotencyToken=second-before AccountSid=$SID2 \
+    --token-file "$T/token-2nd" | cut -d' ' -f1)" 403 \
+    "before the reload the second account's callbacks are refused"
+kill -HUP "$UH_PID"
+wait_for 5 grep -q "reloaded " "$UH_LOG"
+is "$(uh_send IdempotencyToken=second-after AccountSid=$SID2 \
+    --token-file "$T/token-2nd" | cut -d' ' -f1)" 200 \
+    "after SIGHUP a callback of the newly added account is accepted"
+uh_send IdempotencyToken=new-rule UsageCategory=sms-outbound >/dev/null
+wait_for 10 grep -q "^reloaded|new-rule" "$T/exec.out"
+like "$(cat "$T/exec.out")" "reloaded\|new-rule" "and the rule added by the reload runs"
+
 # 7. SIGKILL after the 200s and before the actions finished: they run later.
 uh_send IdempotencyToken=crash-1 UsageCategory=mms >/dev/null	# starts, wedges
 uh_send IdempotencyToken=crash-2 UsageCategory=mms >/dev/null	# queued: per_rule 1
