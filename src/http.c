@@ -46,6 +46,7 @@ struct server {
 	struct dispatcher		*dispatcher;
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
+	int				 on_unix;	/* peers are on a Unix socket */
 	size_t				 inflight;
 	size_t				 connections;	/* open, counted */
 	struct bufferevent		**fresh;	/* accepted this turn */
@@ -313,7 +314,7 @@ peer_trusted(const struct server *srv, const char *peer)
 
 	for (i = 0; i < conf->ntrusted_proxies; i++) {
 		if (strcmp(conf->trusted_proxies[i], "unix") == 0) {
-			if (srv->unix_path != NULL)
+			if (srv->on_unix)
 				return 1;
 		} else if (peer != NULL &&
 		    addr_matches(peer, conf->trusted_proxies[i]))
@@ -867,6 +868,28 @@ listen_unix(struct server *srv, const char *path)
 	}
 	if ((srv->unix_path = strdup(path)) == NULL)
 		fatal("strdup");
+	srv->on_unix = 1;
+	return 0;
+}
+
+int
+server_listen_fd(struct server *srv, int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("socket activation: fd %d", fd);
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    (srv->bound = evhttp_accept_socket_with_handle(srv->http,
+	    fd)) == NULL) {
+		log_warnx("socket activation: evhttp refused fd %d", fd);
+		return -1;
+	}
+	/* systemd owns the socket file; we never unlink it. */
+	srv->on_unix = ss.ss_family == AF_UNIX;
 	return 0;
 }
 
