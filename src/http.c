@@ -1,6 +1,7 @@
 /* http.c: evhttp routes, limits, responses, /healthz, /metrics. */
 #include "config-sys.h"
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,20 +35,37 @@
 
 /* Headers evhttp itself refuses (400) past this many times max_header. */
 #define HEADER_HARD_FACTOR	4
+/*
+ * Bodies evhttp itself refuses past this many times max_body: it answers 413
+ * before reading them and closes, which a proxy still sending sees as a
+ * broken pipe (nginx: 502). Up to there we read the body and answer 413.
+ */
+#define BODY_HARD_FACTOR	4
+/* Sockets one server listens on: the listen key's, or a .socket unit's. */
+#define SERVER_MAX_LISTENERS	16
 /* Rules one callback may match; more is a config no operator means. */
 #define MAX_MATCHED		64
+
+/* A request whose reply is not on the wire yet: the drain waits for it. */
+struct unflushed {
+	struct server			*srv;
+	struct evhttp_connection	*evcon;
+	LIST_ENTRY(unflushed)		 entry;
+};
 
 struct server {
 	struct event_base		*base;
 	struct evhttp			*http;
-	struct evhttp_bound_socket	*bound;
+	struct evhttp_bound_socket	*bound[SERVER_MAX_LISTENERS];
+	size_t				 nbound;
 	struct config			*conf;
 	struct committer		*committer;
 	struct dispatcher		*dispatcher;
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
-	int				 on_unix;	/* peers are on a Unix socket */
 	size_t				 inflight;
+	LIST_HEAD(, unflushed)		 unflushed;
+	size_t				 nunflushed;
 	size_t				 connections;	/* open, counted */
 	struct bufferevent		**fresh;	/* accepted this turn */
 	size_t				 nfresh;
@@ -314,7 +332,7 @@ peer_trusted(const struct server *srv, const char *peer)
 
 	for (i = 0; i < conf->ntrusted_proxies; i++) {
 		if (strcmp(conf->trusted_proxies[i], "unix") == 0) {
-			if (srv->on_unix)
+			if (peer != NULL && strcmp(peer, "unix") == 0)
 				return 1;
 		} else if (peer != NULL &&
 		    addr_matches(peer, conf->trusted_proxies[i]))
@@ -504,6 +522,8 @@ read_request(struct evhttp_request *req, const struct method *m,
 	char			*peer = NULL;
 	ev_uint16_t		 port;
 	size_t			 len;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
 
 	cb->received_at = now_ms();
 	if ((cb->method = strdup(m->name)) == NULL ||
@@ -518,6 +538,14 @@ read_request(struct evhttp_request *req, const struct method *m,
 	cb->bodylen = len;
 	if (evcon != NULL)
 		evhttp_connection_get_peer(evcon, &peer, &port);
+	/*
+	 * Per connection, not per server: systemd may pass a Unix and a TCP
+	 * socket together, and libevent names a Unix peer "localhost".
+	 */
+	if (evcon != NULL && getsockname(bufferevent_getfd(
+	    evhttp_connection_get_bufferevent(evcon)),
+	    (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_UNIX)
+		peer = NULL;
 	if ((cb->remote = strdup(peer != NULL ? peer : "unix")) == NULL)
 		return -1;
 	sig = evhttp_find_header(evhttp_request_get_input_headers(req),
@@ -550,6 +578,14 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	if ((cb = calloc(1, sizeof *cb)) == NULL ||
 	    read_request(req, m, cb, &hsize) == -1)
 		goto unavailable;
+	/* Checked here too: a reload's max_body applies to open connections. */
+	if (cb->bodylen > srv->conf->limits.max_body) {
+		srv->metrics->body_too_large++;
+		reply(req, 413, "Payload Too Large",
+		    "request body too large\n", NULL, NULL);
+		callback_free(cb);
+		return;
+	}
 	if (hsize > srv->conf->limits.max_header) {
 		srv->metrics->header_too_large++;
 		reply(req, 431, "Request Header Fields Too Large",
@@ -678,6 +714,33 @@ serve_metrics(struct server *srv, struct evhttp_request *req)
 	evbuffer_free(buf);
 }
 
+/* The whole reply of a request went out. */
+static void
+reply_flushed(struct evhttp_request *req, void *arg)
+{
+	struct unflushed	*uf = arg;
+
+	LIST_REMOVE(uf, entry);
+	uf->srv->nunflushed--;
+	free(uf);
+}
+
+/* Count req as in flight until its reply is flushed or its connection ends. */
+static void
+track_reply(struct server *srv, struct evhttp_request *req)
+{
+	struct unflushed	*uf;
+
+	/* Untracked, a drain may cut this reply short; the request still runs. */
+	if ((uf = calloc(1, sizeof *uf)) == NULL)
+		return;
+	uf->srv = srv;
+	uf->evcon = evhttp_request_get_connection(req);
+	LIST_INSERT_HEAD(&srv->unflushed, uf, entry);
+	srv->nunflushed++;
+	evhttp_request_set_on_complete_cb(req, reply_flushed, uf);
+}
+
 static void
 route(struct evhttp_request *req, void *arg)
 {
@@ -686,6 +749,7 @@ route(struct evhttp_request *req, void *arg)
 	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
 	size_t			 i;
 
+	track_reply(srv, req);
 	if (path == NULL || *path == '\0')
 		path = "/";
 	if (strcmp(path, srv->conf->path) == 0) {
@@ -710,27 +774,43 @@ pace_listener(struct server *srv)
 	size_t			 max = srv->conf->limits.max_connections;
 	int			 full = srv->connections >= max;
 
-	if (srv->bound == NULL || full == srv->paused)
+	size_t			 i;
+
+	if (srv->nbound == 0 || full == srv->paused)
 		return;
-	l = evhttp_bound_socket_get_listener(srv->bound);
+	for (i = 0; i < srv->nbound; i++) {
+		l = evhttp_bound_socket_get_listener(srv->bound[i]);
+		if (full)
+			evconnlistener_disable(l);
+		else
+			evconnlistener_enable(l);
+	}
 	if (full) {
-		evconnlistener_disable(l);
 		/* Once a minute is enough to tell the operator. */
 		if (time(NULL) - srv->paused_warned >= 60) {
 			srv->paused_warned = time(NULL);
 			log_warnx("max_connections (%zu) reached: not accepting "
 			    "until a connection closes", max);
 		}
-	} else
-		evconnlistener_enable(l);
+	}
 	srv->paused = full;
 }
 
 static void
 connection_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct server	*srv = arg;
+	struct server		*srv = arg;
+	struct unflushed	*uf, *next;
 
+	/* Its reply will never be flushed: no longer in flight. */
+	for (uf = LIST_FIRST(&srv->unflushed); uf != NULL; uf = next) {
+		next = LIST_NEXT(uf, entry);
+		if (uf->evcon == evcon) {
+			LIST_REMOVE(uf, entry);
+			srv->nunflushed--;
+			free(uf);
+		}
+	}
 	srv->connections--;
 	pace_listener(srv);
 }
@@ -791,7 +871,7 @@ apply_limits(struct server *srv)
 {
 	const struct limits	*l = &srv->conf->limits;
 
-	evhttp_set_max_body_size(srv->http, l->max_body);
+	evhttp_set_max_body_size(srv->http, l->max_body * BODY_HARD_FACTOR);
 	evhttp_set_max_headers_size(srv->http,
 	    l->max_header * HEADER_HARD_FACTOR);
 	evhttp_set_timeout(srv->http, l->request_timeout);
@@ -812,6 +892,7 @@ server_new(struct event_base *base, struct config *conf,
 	srv->committer = committer;
 	srv->dispatcher = dispatcher;
 	srv->metrics = metrics;
+	LIST_INIT(&srv->unflushed);
 	if ((srv->http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new failed");
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
@@ -823,6 +904,19 @@ server_new(struct event_base *base, struct config *conf,
 		fatalx("event_new failed");
 	apply_limits(srv);
 	return srv;
+}
+
+/* Serve connections on the listening socket fd too; -1 if evhttp refuses. */
+static int
+add_listener(struct server *srv, int fd)
+{
+	struct evhttp_bound_socket	*b;
+
+	if (srv->nbound == SERVER_MAX_LISTENERS ||
+	    (b = evhttp_accept_socket_with_handle(srv->http, fd)) == NULL)
+		return -1;
+	srv->bound[srv->nbound++] = b;
+	return 0;
 }
 
 /* Bind a Unix socket, replacing a stale socket file left by a crash. */
@@ -860,15 +954,13 @@ listen_unix(struct server *srv, const char *path)
 		close(fd);
 		return -1;
 	}
-	if ((srv->bound = evhttp_accept_socket_with_handle(srv->http,
-	    fd)) == NULL) {
+	if (add_listener(srv, fd) == -1) {
 		log_warnx("listen unix:%s: evhttp refused the socket", path);
 		close(fd);
 		return -1;
 	}
 	if ((srv->unix_path = strdup(path)) == NULL)
 		fatal("strdup");
-	srv->on_unix = 1;
 	return 0;
 }
 
@@ -876,20 +968,30 @@ int
 server_listen_fd(struct server *srv, int fd)
 {
 	struct sockaddr_storage	ss;
-	socklen_t		len = sizeof ss;
+	socklen_t		len = sizeof ss, olen;
+	int			type, acc;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+	olen = sizeof type;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1) {
 		log_warn("socket activation: fd %d", fd);
 		return -1;
 	}
+	olen = sizeof acc;
+	if (type != SOCK_STREAM || (ss.ss_family != AF_INET &&
+	    ss.ss_family != AF_INET6 && ss.ss_family != AF_UNIX) ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &olen) == -1 ||
+	    !acc) {
+		log_warnx("socket activation: fd %d is not a listening TCP or "
+		    "Unix stream socket (ListenStream= in the .socket unit)", fd);
+		return -1;
+	}
+	/* systemd owns a Unix socket's file: not unix_path, never unlinked. */
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    (srv->bound = evhttp_accept_socket_with_handle(srv->http,
-	    fd)) == NULL) {
+	    add_listener(srv, fd) == -1) {
 		log_warnx("socket activation: evhttp refused fd %d", fd);
 		return -1;
 	}
-	/* systemd owns the socket file; we never unlink it. */
-	srv->on_unix = ss.ss_family == AF_UNIX;
 	return 0;
 }
 
@@ -926,12 +1028,14 @@ server_listen(struct server *srv, const char *listen)
 		log_warnx("listen %s: bad port", listen);
 		return -1;
 	}
-	if ((srv->bound = evhttp_bind_socket_with_handle(srv->http, host,
-	    (ev_uint16_t)port)) == NULL) {
+	if (srv->nbound == SERVER_MAX_LISTENERS ||
+	    (srv->bound[srv->nbound] = evhttp_bind_socket_with_handle(
+	    srv->http, host, (ev_uint16_t)port)) == NULL) {
 		log_warn("listen %s: cannot bind (in use, or not an address "
 		    "of this host?)", listen);
 		return -1;
 	}
+	srv->nbound++;
 	return 0;
 }
 
@@ -945,27 +1049,34 @@ server_set_config(struct server *srv, struct config *conf)
 void
 server_stop_accepting(struct server *srv)
 {
-	if (srv->bound != NULL) {
-		evhttp_del_accept_socket(srv->http, srv->bound);
-		srv->bound = NULL;
-		srv->paused = 0;
-	}
+	size_t	i;
+
+	for (i = 0; i < srv->nbound; i++)
+		evhttp_del_accept_socket(srv->http, srv->bound[i]);
+	srv->nbound = 0;
+	srv->paused = 0;
 }
 
 size_t
 server_inflight(const struct server *srv)
 {
-	return srv->inflight;
+	return srv->inflight + srv->nunflushed;
 }
 
 void
 server_free(struct server *srv)
 {
+	struct unflushed	*uf;
+
 	if (srv == NULL)
 		return;
 	/* evhttp_free runs our close callbacks; leave the listener alone. */
-	srv->bound = NULL;
+	srv->nbound = 0;
 	evhttp_free(srv->http);
+	while ((uf = LIST_FIRST(&srv->unflushed)) != NULL) {
+		LIST_REMOVE(uf, entry);
+		free(uf);
+	}
 	event_free(srv->adopt);
 	free(srv->fresh);
 	if (srv->unix_path != NULL) {

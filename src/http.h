@@ -16,7 +16,8 @@ struct server	*server_new(struct event_base *, struct config *,
 		    struct committer *, struct dispatcher *, struct metrics *);
 /* Listen on "host:port", "[v6]:port" or "unix:/path"; -1 with a logged reason. */
 int		 server_listen(struct server *, const char *listen);
-/* Serve on a socket handed over by systemd (sd_listen_fds); -1 logged. */
+/* Serve a listening TCP or Unix socket handed over by systemd (sd_listen_fds),
+ * as well as any given before; -1 logged. */
 int		 server_listen_fd(struct server *, int fd);
 /* Use conf from now on (SIGHUP); the caller frees the old one. */
 void		 server_set_config(struct server *, struct config *conf);

@@ -74,6 +74,9 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    m->unavailable);
 	err |= counter(b, "usagehookd_header_too_large_total",
 	    "Requests answered 431.", m->header_too_large);
+	err |= counter(b, "usagehookd_body_too_large_total",
+	    "Requests answered 413 (bodies over 4x max_body are refused by "
+	    "libevent unseen).", m->body_too_large);
 	err |= counter(b, "usagehookd_not_found_total",
 	    "Requests for paths we do not serve.", m->not_found);
 	err |= counter(b, "usagehookd_unmatched_total",

@@ -27,6 +27,7 @@ struct metrics {
 	uint64_t	duplicates;
 	uint64_t	unavailable;		/* 503: database not writable */
 	uint64_t	header_too_large;	/* 431 */
+	uint64_t	body_too_large;		/* 413 we answered (evhttp's own are not seen) */
 	uint64_t	not_found;
 	uint64_t	unmatched;		/* stored, no rule matched */
 	uint64_t	jobs_done;

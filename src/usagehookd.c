@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -18,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "store.h"
 
 #define DRAIN_SECONDS	10
@@ -33,6 +36,7 @@ struct daemon {
 	struct server		*server;
 	struct metrics		 metrics;
 	struct event		*drain_timer;
+	struct event		*watchdog;
 	struct timeval		 drain_deadline;
 	int			 draining;
 };
@@ -52,8 +56,8 @@ commit_stats(size_t n, double seconds, void *arg)
 	metrics_commit(arg, n, seconds);
 }
 
-/* Re-read the configuration; a bad file is refused, the old one stays. */
-static void
+/* Re-read the configuration; a bad file is refused (-1), the old one stays. */
+static int
 reload(struct daemon *d)
 {
 	struct config	*conf;
@@ -64,7 +68,7 @@ reload(struct daemon *d)
 	log_info("SIGHUP: reloading %s", d->config_file);
 	if ((f = open_memstream(&errs, &len)) == NULL) {
 		log_warn("reload: open_memstream");
-		return;
+		return -1;
 	}
 	conf = config_load(d->config_file, f);
 	fclose(f);
@@ -74,7 +78,7 @@ reload(struct daemon *d)
 			log_warnx("%s", line);
 		log_warnx("reload refused: keeping the running configuration");
 		free(errs);
-		return;
+		return -1;
 	}
 	free(errs);
 	if (strcmp(conf->listen, d->conf->listen) != 0)
@@ -88,6 +92,24 @@ reload(struct daemon *d)
 	dispatcher_set_config(d->dispatcher, conf);
 	d->conf = conf;
 	log_info("reloaded %s", d->config_file);
+	return 0;
+}
+
+/* CLOCK_MONOTONIC in µs, which systemd wants with RELOADING=1. */
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* WatchdogSec=: pinged from the loop, so a wedged loop gets us restarted. */
+static void
+watchdog_ping(evutil_socket_t fd, short events, void *arg)
+{
+	notify("WATCHDOG=1");
 }
 
 /* While draining: leave once every request read has been answered. */
@@ -115,7 +137,18 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 	struct timeval	 limit = { DRAIN_SECONDS, 0 };
 
 	if (sig == SIGHUP) {
-		reload(d);
+		/* READY=1 after STOPPING=1 would tell systemd we are back. */
+		if (d->draining) {
+			log_info("SIGHUP while draining: not reloading");
+			return;
+		}
+		notify("RELOADING=1\nMONOTONIC_USEC=%" PRIu64
+		    "\nSTATUS=reloading %s", monotonic_usec(), d->config_file);
+		if (reload(d) == 0)
+			notify("READY=1\nSTATUS=reloaded %s", d->config_file);
+		else
+			notify("READY=1\nSTATUS=reload of %s refused; running "
+			    "configuration kept (see the log)", d->config_file);
 		return;
 	}
 	if (d->draining)
@@ -124,6 +157,8 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 	    "and actions in flight (at most %d s)", strsignal(sig),
 	    DRAIN_SECONDS);
 	d->draining = 1;
+	notify("STOPPING=1\nSTATUS=draining: finishing requests and actions "
+	    "in flight");
 	server_stop_accepting(d->server);
 	dispatcher_stop(d->dispatcher);
 	event_base_gettimeofday_cached(d->base, &d->drain_deadline);
@@ -146,9 +181,12 @@ main(int argc, char *argv[])
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event	*sigev[sizeof signals / sizeof signals[0]];
 	struct daemon	 d;
-	char		*err;
+	struct timeval	 wd;
+	char		*err, **fdnames = NULL;
+	const char	*where;
+	uint64_t	 wd_usec;
 	size_t		 i;
-	int		 ch, check = 0, verbose = 0, recovered;
+	int		 ch, check = 0, verbose = 0, recovered, nfds, fd;
 
 	memset(&d, 0, sizeof d);
 	d.config_file = DEFAULT_CONFIG;
@@ -188,6 +226,11 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
+	/* Before any thread starts: both take variables out of environ. */
+	notify_init();
+	if ((nfds = notify_listen_fds(&fdnames)) == -1)
+		fatalx("cannot use the sockets systemd passed (LISTEN_FDS)");
+
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() == -1)
 		fatalx("libevent has no pthreads support");
@@ -208,7 +251,18 @@ main(int argc, char *argv[])
 	    &d.metrics, d.conf);
 	d.server = server_new(d.base, d.conf, d.committer, d.dispatcher,
 	    &d.metrics);
-	if (server_listen(d.server, d.conf->listen) == -1)
+	/* Sockets from a .socket unit win over the listen key. */
+	for (fd = NOTIFY_LISTEN_FDS_START;
+	    fd < NOTIFY_LISTEN_FDS_START + nfds; fd++) {
+		if (server_listen_fd(d.server, fd) == -1)
+			fatalx("cannot serve socket %d (%s) passed by systemd",
+			    fd, fdnames[fd - NOTIFY_LISTEN_FDS_START]);
+		log_info("serving socket %d (%s) passed by systemd; 'listen' "
+		    "is not used", fd, fdnames[fd - NOTIFY_LISTEN_FDS_START]);
+	}
+	notify_names_free(fdnames, nfds);
+	where = nfds > 0 ? "sockets passed by systemd" : d.conf->listen;
+	if (nfds == 0 && server_listen(d.server, d.conf->listen) == -1)
 		fatalx("cannot listen on %s (key 'listen' in %s)",
 		    d.conf->listen, d.config_file);
 	for (i = 0; i < sizeof signals / sizeof signals[0]; i++) {
@@ -216,9 +270,20 @@ main(int argc, char *argv[])
 		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
 	}
+	if ((wd_usec = notify_watchdog_usec()) > 0) {
+		/* Twice per interval, as systemd recommends. */
+		wd.tv_sec = wd_usec / 2 / 1000000;
+		wd.tv_usec = wd_usec / 2 % 1000000;
+		if ((d.watchdog = event_new(d.base, -1, EV_PERSIST,
+		    watchdog_ping, &d)) == NULL ||
+		    event_add(d.watchdog, &wd) == -1)
+			fatalx("cannot set up the watchdog timer");
+	}
 	log_info("listening on %s; callbacks on %s%s; database %s",
-	    d.conf->listen, d.conf->public_url ? d.conf->public_url : "",
+	    where, d.conf->public_url ? d.conf->public_url : "",
 	    d.conf->path, d.conf->database);
+	notify("READY=1\nSTATUS=listening on %s; database %s", where,
+	    d.conf->database);
 
 	event_base_dispatch(d.base);
 
@@ -233,6 +298,8 @@ main(int argc, char *argv[])
 		event_free(sigev[i]);
 	if (d.drain_timer != NULL)
 		event_free(d.drain_timer);
+	if (d.watchdog != NULL)
+		event_free(d.watchdog);
 	event_base_free(d.base);
 	log_info("stopped");
 	return 0;

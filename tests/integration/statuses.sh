@@ -114,6 +114,11 @@ uh_params st-big "CurrentValue=$(printf '9%.0s' $(seq 1 2048))"
 is "$(uh_post_signed)" 413 "2 KiB body over max_body 1KiB: 413"
 is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'st-big'")" 0 \
     "413: nothing in callbacks"
+fetch_metrics >/dev/null
+is "$(metric usagehookd_body_too_large_total)" 1 "413 counted in /metrics"
+# Far over the limit: libevent refuses it before reading it whole.
+uh_params st-huge "CurrentValue=$(printf '9%.0s' $(seq 1 8192))"
+is "$(uh_post_signed)" 413 "8 KiB body (8x max_body): 413 as well"
 
 # 431: headers over limits.max_header (8 KiB by default).
 uh_params st-bighdr
