@@ -196,10 +196,11 @@ static void
 store_rejection(struct server *srv, const struct rejection *rej)
 {
 	struct rejected_row	*row;
-	const char		*in[8] = { rej->remote, rej->method, rej->uri,
+	const char		*in[10] = { rej->remote, rej->method, rej->uri,
 				    rej->reason, rej->detail, rej->account_sid,
-				    rej->idempotency_token, NULL };
-	const char		**outp[7];
+				    rej->idempotency_token, rej->url,
+				    rej->headers, rej->signature };
+	const char		**outp[10];
 	size_t			 i, len = 0;
 	char			*p;
 
@@ -212,18 +213,29 @@ store_rejection(struct server *srv, const struct rejection *rej)
 	outp[4] = &row->rej.detail;
 	outp[5] = &row->rej.account_sid;
 	outp[6] = &row->rej.idempotency_token;
-	for (i = 0; i < 7; i++)
+	outp[7] = &row->rej.url;
+	outp[8] = &row->rej.headers;
+	outp[9] = &row->rej.signature;
+	for (i = 0; i < 10; i++)
 		if (in[i] != NULL)
 			len += strlen(in[i]) + 1;
+	if (rej->body != NULL)
+		len += rej->bodylen + 1;
 	if ((row->strings = p = malloc(len + 1)) == NULL) {
 		free(row);
 		return;
 	}
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 10; i++) {
 		if (in[i] == NULL)
 			continue;
 		*outp[i] = p;
 		p = stpcpy(p, in[i]) + 1;
+	}
+	if (rej->body != NULL) {
+		row->rej.body = p;
+		row->rej.bodylen = rej->bodylen;
+		memcpy(p, rej->body, rej->bodylen);
+		p[rej->bodylen] = '\0';
 	}
 	row->rej.at = rej->at;
 	row->rej.status = rej->status;
@@ -254,6 +266,13 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
 	rej.detail = detail;
 	rej.account_sid = params_get(&cb->params, "AccountSid");
 	rej.idempotency_token = params_get(&cb->params, "IdempotencyToken");
+	rej.url = cb->url;
+	rej.headers = cb->headers;
+	if (cb->body != NULL && cb->bodylen <= REJECTED_BODY_MAX) {
+		rej.body = cb->body;
+		rej.bodylen = cb->bodylen;
+	}
+	rej.signature = cb->signature;
 	log_warnx("refused %s %s from %s: %d %s: %s", cb->method,
 	    printable(cb->uri, u, sizeof u), printable(cb->remote, r, sizeof r),
 	    status, rej.reason, printable(detail, d, sizeof d));

@@ -86,6 +86,16 @@ static const struct migration migrations[] = {
 	");"
 	"CREATE INDEX jobs_due ON jobs(state, next_run_at);"
 	"CREATE INDEX jobs_callback ON jobs(callback_id);" },
+	{ 3,
+	/*
+	 * What usagehookctl rejected needs to recompute a refused signature
+	 * over other URLs: the URL checked, the headers (Host, X-Forwarded-*),
+	 * the signature and a small body. NULL in rows from older releases.
+	 */
+	"ALTER TABLE rejected ADD COLUMN url TEXT;"
+	"ALTER TABLE rejected ADD COLUMN headers TEXT;"
+	"ALTER TABLE rejected ADD COLUMN body BLOB;"
+	"ALTER TABLE rejected ADD COLUMN signature TEXT;" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -140,8 +150,9 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " last_duplicate_at = ?1 WHERE idempotency_token = ?2",
 	[ST_REJECT] =
 	    "INSERT INTO rejected (at, status, remote, method, uri, reason,"
-	    " detail, account_sid, idempotency_token)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    " detail, account_sid, idempotency_token, url, headers, body,"
+	    " signature)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_REJECT_TRIM] = "DELETE FROM rejected WHERE id <= ?1",
 	[ST_PROBE] = "INSERT OR REPLACE INTO health (id, at) VALUES (1, ?1)",
 	[ST_DUPLICATES_OF] =
@@ -734,6 +745,11 @@ store_reject(struct store *s, const struct rejection *r)
 	bind_text(st, 7, r->detail);
 	bind_text(st, 8, r->account_sid);
 	bind_text(st, 9, r->idempotency_token);
+	bind_text(st, 10, r->url);
+	bind_text(st, 11, r->headers);
+	if (r->body != NULL)
+		sqlite3_bind_blob64(st, 12, r->body, r->bodylen, SQLITE_STATIC);
+	bind_text(st, 13, r->signature);
 	if (run(s, ST_REJECT, "recording a rejection") == -1)
 		goto out;
 	/* Ids only grow, so the newest CAP rows are those above this cut. */
@@ -944,4 +960,574 @@ store_jobs_recover(struct store *s)
 	if (end_own(s, own, rv) == -1)
 		return -1;
 	return n;
+}
+
+/* A column as an allocated string, NULL for SQL NULL; aborts when out of memory. */
+static char *
+column_opt(sqlite3_stmt *st, int col, size_t *len)
+{
+	const void	*p;
+	size_t		 n;
+	char		*out;
+
+	if (len != NULL)
+		*len = 0;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	p = sqlite3_column_blob(st, col);
+	n = sqlite3_column_bytes(st, col);
+	out = xmalloc(n + 1);
+	if (n > 0)
+		memcpy(out, p, n);
+	out[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return out;
+}
+
+/* Prepare a query of usagehookctl; 0, or -1 with s->err set. */
+static int
+prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+		set_dberr(s, what);
+		*st = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Grow an array of rows by one, zeroed; aborts when out of memory. */
+static void *
+grow(void *rows, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return rows;
+	*cap = *cap ? *cap * 2 : 16;
+	rows = xreallocarray(rows, *cap, size);
+	memset((char *)rows + n * size, 0, (*cap - n) * size);
+	return rows;
+}
+
+/* The columns of a callback that list shows; show adds headers and body. */
+#define CALLBACK_COLUMNS						\
+	"id, idempotency_token, received_at, method, uri, url, remote,"	\
+	" signature, account_sid, usage_trigger_sid, date_fired,"	\
+	" recurring, usage_category, trigger_by, trigger_value,"	\
+	" current_value, usage_record_uri, duplicates, last_duplicate_at"
+
+/* Fill r from a row of CALLBACK_COLUMNS (and headers, body when all). */
+static void
+read_callback(sqlite3_stmt *st, struct callback_row *r, int all)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->token = column_opt(st, 1, NULL);
+	r->received_at = sqlite3_column_int64(st, 2);
+	r->method = column_opt(st, 3, NULL);
+	r->uri = column_opt(st, 4, NULL);
+	r->url = column_opt(st, 5, NULL);
+	r->remote = column_opt(st, 6, NULL);
+	r->signature = column_opt(st, 7, NULL);
+	r->account_sid = column_opt(st, 8, NULL);
+	r->usage_trigger_sid = column_opt(st, 9, NULL);
+	r->date_fired = column_opt(st, 10, NULL);
+	r->recurring = column_opt(st, 11, NULL);
+	r->usage_category = column_opt(st, 12, NULL);
+	r->trigger_by = column_opt(st, 13, NULL);
+	r->trigger_value = column_opt(st, 14, NULL);
+	r->current_value = column_opt(st, 15, NULL);
+	r->usage_record_uri = column_opt(st, 16, NULL);
+	r->duplicates = sqlite3_column_int64(st, 17);
+	r->last_duplicate_at = sqlite3_column_int64(st, 18);
+	if (all) {
+		r->headers = column_opt(st, 19, NULL);
+		r->body = column_opt(st, 20, &r->bodylen);
+	}
+}
+
+void
+store_callback_row_clear(struct callback_row *r)
+{
+	if (r == NULL)
+		return;
+	free(r->token);
+	free(r->method);
+	free(r->uri);
+	free(r->url);
+	free(r->headers);
+	free(r->body);
+	free(r->remote);
+	free(r->signature);
+	free(r->account_sid);
+	free(r->usage_trigger_sid);
+	free(r->date_fired);
+	free(r->recurring);
+	free(r->usage_category);
+	free(r->trigger_by);
+	free(r->trigger_value);
+	free(r->current_value);
+	free(r->usage_record_uri);
+	memset(r, 0, sizeof *r);
+}
+
+void
+store_callback_rows_free(struct callback_row *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_callback_row_clear(&rows[i]);
+	free(rows);
+}
+
+/*
+ * Newest first. Every variant walks an index in received_at order: the
+ * category and trigger filters have their own (column, received_at) index.
+ */
+int
+store_callbacks_list(struct store *s, const struct callback_filter *flt,
+    struct callback_row **rowsp, size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct callback_row	*rows = NULL;
+	char			 sql[2048];
+	size_t			 n = 0, cap = 0, i;
+	int			 len, rc, b = 1;
+
+	*rowsp = NULL;
+	*np = 0;
+	if (flt->ntriggers > STORE_LIST_TRIGGERS_MAX) {
+		set_err(s, "list: at most %d trigger SIDs",
+		    STORE_LIST_TRIGGERS_MAX);
+		return -1;
+	}
+	len = snprintf(sql, sizeof sql, "SELECT " CALLBACK_COLUMNS
+	    " FROM callbacks WHERE received_at >= ?");
+	if (flt->category != NULL)
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND usage_category = ?");
+	for (i = 0; i < flt->ntriggers; i++)
+		len += snprintf(sql + len, sizeof sql - len, "%s?%s",
+		    i == 0 ? " AND usage_trigger_sid IN (" : ", ",
+		    i + 1 == flt->ntriggers ? ")" : "");
+	snprintf(sql + len, sizeof sql - len,
+	    " ORDER BY received_at DESC, id DESC LIMIT ?");
+	if (prepare(s, sql, &st, "listing callbacks") == -1)
+		return -1;
+	sqlite3_bind_int64(st, b++, flt->since);
+	if (flt->category != NULL)
+		bind_text(st, b++, flt->category);
+	for (i = 0; i < flt->ntriggers; i++)
+		bind_text(st, b++, flt->triggers[i]);
+	sqlite3_bind_int64(st, b, flt->limit > 0 ? (sqlite3_int64)flt->limit :
+	    -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		read_callback(st, &rows[n++], 0);
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "listing callbacks");
+		sqlite3_finalize(st);
+		store_callback_rows_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+/* 1 if s is all digits and short enough to be a row id. */
+static int
+is_row_id(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return i > 0 && i <= 18;
+}
+
+int
+store_callback_find(struct store *s, const char *key, struct callback_row *r)
+{
+	static const char *const sql[2] = {
+		"SELECT " CALLBACK_COLUMNS ", headers, body FROM callbacks"
+		" WHERE id = ?1",
+		"SELECT " CALLBACK_COLUMNS ", headers, body FROM callbacks"
+		" WHERE idempotency_token = ?1",
+	};
+	sqlite3_stmt	*st;
+	int		 i, rc;
+
+	memset(r, 0, sizeof *r);
+	/* An id first: Twilio's tokens are never all digits. */
+	for (i = is_row_id(key) ? 0 : 1; i < 2; i++) {
+		if (prepare(s, sql[i], &st, "finding a callback") == -1)
+			return -1;
+		if (i == 0)
+			sqlite3_bind_int64(st, 1, strtoll(key, NULL, 10));
+		else
+			bind_text(st, 1, key);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			read_callback(st, r, 1);
+		else if (rc != SQLITE_DONE)
+			set_dberr(s, "finding a callback");
+		sqlite3_finalize(st);
+		if (rc == SQLITE_ROW)
+			return 1;
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+#define JOB_COLUMNS							\
+	"SELECT j.id, j.callback_id, c.idempotency_token, j.rule,"	\
+	" j.action, j.kind, j.state, j.attempts, j.max_attempts,"	\
+	" j.next_run_at, j.created_at, j.updated_at, j.last_error"	\
+	" FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
+
+/* Fill j from a row of JOB_COLUMNS. */
+static void
+read_job(sqlite3_stmt *st, struct job_listing *j)
+{
+	j->id = sqlite3_column_int64(st, 0);
+	j->callback_id = sqlite3_column_int64(st, 1);
+	j->token = column_opt(st, 2, NULL);
+	j->rule = column_opt(st, 3, NULL);
+	j->action = sqlite3_column_int(st, 4);
+	j->kind = column_opt(st, 5, NULL);
+	j->state = column_opt(st, 6, NULL);
+	j->attempts = sqlite3_column_int(st, 7);
+	j->max_attempts = sqlite3_column_int(st, 8);
+	j->next_run_at = sqlite3_column_int64(st, 9);
+	j->created_at = sqlite3_column_int64(st, 10);
+	j->updated_at = sqlite3_column_int64(st, 11);
+	j->last_error = column_opt(st, 12, NULL);
+}
+
+void
+store_job_listings_free(struct job_listing *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].token);
+		free(rows[i].rule);
+		free(rows[i].kind);
+		free(rows[i].state);
+		free(rows[i].last_error);
+	}
+	free(rows);
+}
+
+int
+store_jobs_list(struct store *s, const struct job_filter *flt,
+    struct job_listing **rowsp, size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct job_listing	*rows = NULL;
+	const char		*sql;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	*rowsp = NULL;
+	*np = 0;
+	/* Fixed texts: the filters are bound, never pasted. */
+	if (flt->id > 0)
+		sql = JOB_COLUMNS " WHERE j.id = ?1 LIMIT ?4";
+	else if (flt->callback_id > 0)
+		sql = JOB_COLUMNS " WHERE j.callback_id = ?2 ORDER BY j.id"
+		    " LIMIT ?4";
+	else if (flt->state != NULL)
+		sql = JOB_COLUMNS " WHERE j.state = ?3 ORDER BY j.id DESC"
+		    " LIMIT ?4";
+	else
+		sql = JOB_COLUMNS " ORDER BY j.id DESC LIMIT ?4";
+	if (prepare(s, sql, &st, "listing jobs") == -1)
+		return -1;
+	if (flt->id > 0)
+		sqlite3_bind_int64(st, 1, flt->id);
+	else if (flt->callback_id > 0)
+		sqlite3_bind_int64(st, 2, flt->callback_id);
+	else if (flt->state != NULL)
+		bind_text(st, 3, flt->state);
+	sqlite3_bind_int64(st, 4, flt->limit > 0 ? (sqlite3_int64)flt->limit :
+	    -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		read_job(st, &rows[n++]);
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "listing jobs");
+		sqlite3_finalize(st);
+		store_job_listings_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+int
+store_jobs_add(struct store *s, int64_t callback_id,
+    const struct job_spec *jobs, size_t njobs, int64_t *ids)
+{
+	sqlite3_stmt	*st = s->st[ST_JOB_INSERT];
+	int64_t		 at = now_ms();
+	size_t		 i;
+	int		 own, rv = 0;
+
+	if (begin_own(s, &own) == -1)
+		return -1;
+	for (i = 0; i < njobs && rv == 0; i++) {
+		sqlite3_bind_int64(st, 1, callback_id);
+		bind_text(st, 2, jobs[i].rule);
+		sqlite3_bind_int(st, 3, jobs[i].action);
+		bind_text(st, 4, jobs[i].kind);
+		sqlite3_bind_int(st, 5, jobs[i].max_attempts);
+		sqlite3_bind_int64(st, 6, at);
+		rv = run(s, ST_JOB_INSERT, "queueing a job");
+		if (rv == 0 && ids != NULL)
+			ids[i] = sqlite3_last_insert_rowid(s->db);
+	}
+	return end_own(s, own, rv);
+}
+
+int
+store_job_retry(struct store *s, int64_t id)
+{
+	sqlite3_stmt	*st;
+	int64_t		 at = now_ms();
+	int		 own, rv = -1, n = 0;
+
+	if (prepare(s, "UPDATE jobs SET state = 'queued', next_run_at = ?2,"
+	    " attempts = CASE state WHEN 'dead' THEN 0 ELSE attempts END,"
+	    " updated_at = ?2 WHERE id = ?1 AND state IN ('queued', 'dead')",
+	    &st, "retrying a job") == -1)
+		return -1;
+	if (begin_own(s, &own) == 0) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, at);
+		if (sqlite3_step(st) == SQLITE_DONE) {
+			n = sqlite3_changes(s->db);
+			rv = 0;
+		} else
+			set_dberr(s, "retrying a job");
+		rv = end_own(s, own, rv);
+	}
+	sqlite3_finalize(st);
+	return rv == -1 ? -1 : n;
+}
+
+/* Fill r from a row of the rejected query. */
+static void
+read_rejected(sqlite3_stmt *st, struct rejected_listing *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->at = sqlite3_column_int64(st, 1);
+	r->status = sqlite3_column_int(st, 2);
+	r->remote = column_opt(st, 3, NULL);
+	r->method = column_opt(st, 4, NULL);
+	r->uri = column_opt(st, 5, NULL);
+	r->reason = column_opt(st, 6, NULL);
+	r->detail = column_opt(st, 7, NULL);
+	r->account_sid = column_opt(st, 8, NULL);
+	r->idempotency_token = column_opt(st, 9, NULL);
+	r->url = column_opt(st, 10, NULL);
+	r->headers = column_opt(st, 11, NULL);
+	r->body = column_opt(st, 12, &r->bodylen);
+	r->signature = column_opt(st, 13, NULL);
+}
+
+void
+store_rejected_listings_free(struct rejected_listing *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].remote);
+		free(rows[i].method);
+		free(rows[i].uri);
+		free(rows[i].reason);
+		free(rows[i].detail);
+		free(rows[i].account_sid);
+		free(rows[i].idempotency_token);
+		free(rows[i].url);
+		free(rows[i].headers);
+		free(rows[i].body);
+		free(rows[i].signature);
+	}
+	free(rows);
+}
+
+int
+store_rejected_list(struct store *s, size_t limit,
+    struct rejected_listing **rowsp, size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct rejected_listing	*rows = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	*rowsp = NULL;
+	*np = 0;
+	if (prepare(s, "SELECT id, at, status, remote, method, uri, reason,"
+	    " detail, account_sid, idempotency_token, url, headers, body,"
+	    " signature FROM rejected ORDER BY id DESC LIMIT ?1", &st,
+	    "listing rejected requests") == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, limit > 0 ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		read_rejected(st, &rows[n++]);
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "listing rejected requests");
+		sqlite3_finalize(st);
+		store_rejected_listings_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+/* The queries of store_stats, by enum store_stat. */
+static const char *const stat_sql[] = {
+	[STAT_DAILY] =
+	    "SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch'),"
+	    " coalesce(usage_category, ''), count(*), sum(duplicates)"
+	    " FROM callbacks WHERE received_at >= ?1 GROUP BY 1, 2"
+	    " ORDER BY 1, 2",
+	[STAT_REJECTED] =
+	    "SELECT reason, '', count(*), 0 FROM rejected WHERE at >= ?1"
+	    " GROUP BY 1 ORDER BY 3 DESC, 1",
+	[STAT_JOBS] =
+	    "SELECT state, '', count(*), 0 FROM jobs GROUP BY 1 ORDER BY 1",
+};
+
+void
+store_count_rows_free(struct count_row *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].key);
+		free(rows[i].sub);
+	}
+	free(rows);
+}
+
+int
+store_stats(struct store *s, enum store_stat which, int64_t since,
+    struct count_row **rowsp, size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct count_row	*rows = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	*rowsp = NULL;
+	*np = 0;
+	if (which < STAT_DAILY || which > STAT_JOBS) {
+		set_err(s, "stats: no such statistic");
+		return -1;
+	}
+	if (prepare(s, stat_sql[which], &st, "counting") == -1)
+		return -1;
+	if (which != STAT_JOBS)
+		sqlite3_bind_int64(st, 1, since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		rows[n].key = column_opt(st, 0, NULL);
+		rows[n].sub = column_opt(st, 1, NULL);
+		rows[n].n = sqlite3_column_int64(st, 2);
+		rows[n].extra = sqlite3_column_int64(st, 3);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "counting");
+		sqlite3_finalize(st);
+		store_count_rows_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+/*
+ * Delete in batches, each its own transaction unless the caller holds one,
+ * so that the daemon's commits are never kept waiting for long.
+ */
+static int
+purge_table(struct store *s, const char *sql, int64_t before, int64_t *count)
+{
+	sqlite3_stmt	*st;
+	int		 own, rv, n;
+
+	*count = 0;
+	if (before <= 0)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		set_dberr(s, "purging");
+		return -1;
+	}
+	do {
+		if (begin_own(s, &own) == -1) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		sqlite3_bind_int64(st, 1, before);
+		sqlite3_bind_int(st, 2, STORE_PURGE_BATCH);
+		rv = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		if (rv == -1)
+			set_dberr(s, "purging");
+		n = rv == 0 ? sqlite3_changes(s->db) : 0;
+		sqlite3_reset(st);
+		if (end_own(s, own, rv) == -1) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		*count += n;
+	} while (n == STORE_PURGE_BATCH);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+store_purge(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej)
+{
+	int64_t	a = 0, b = 0;
+	int	rv;
+
+	/* Jobs go with their callback: ON DELETE CASCADE. */
+	rv = purge_table(s, "DELETE FROM callbacks WHERE id IN (SELECT id"
+	    " FROM callbacks WHERE received_at < ?1 ORDER BY received_at"
+	    " LIMIT ?2)", callbacks_before_ms, &a);
+	if (rv == 0)
+		rv = purge_table(s, "DELETE FROM rejected WHERE id IN (SELECT"
+		    " id FROM rejected WHERE at < ?1 ORDER BY at LIMIT ?2)",
+		    rejected_before_ms, &b);
+	if (ncb != NULL)
+		*ncb = a;
+	if (nrej != NULL)
+		*nrej = b;
+	return rv;
 }

@@ -97,4 +97,155 @@ int		 store_duplicates(struct store *, const char *token);
 
 #define STORE_REJECTED_CAP	10000
 
+/* A stored callback for usagehookctl; strings allocated, NULL for NULL. */
+struct callback_row {
+	int64_t		 id;
+	char		*token;		/* IdempotencyToken */
+	int64_t		 received_at;	/* ms since the epoch */
+	char		*method;
+	char		*uri;
+	char		*url;
+	char		*headers;	/* store_callback_find only */
+	char		*body;		/* store_callback_find only */
+	size_t		 bodylen;
+	char		*remote;
+	char		*signature;
+	char		*account_sid;
+	char		*usage_trigger_sid;
+	char		*date_fired;
+	char		*recurring;
+	char		*usage_category;
+	char		*trigger_by;
+	char		*trigger_value;
+	char		*current_value;
+	char		*usage_record_uri;
+	int64_t		 duplicates;
+	int64_t		 last_duplicate_at; /* ms; 0 when never */
+};
+
+#define STORE_LIST_TRIGGERS_MAX	64
+
+/* Which callbacks store_callbacks_list returns; zeroes mean any. */
+struct callback_filter {
+	int64_t		 since;		/* received at or after, ms */
+	const char	*category;	/* UsageCategory */
+	const char	**triggers;	/* UsageTriggerSids, any of */
+	size_t		 ntriggers;
+	size_t		 limit;		/* 0: no limit */
+};
+
+/*
+ * Callbacks newest first, without headers and body, through an index for
+ * every filter. Allocated rows: free with store_callback_rows_free. 0/-1.
+ */
+int		 store_callbacks_list(struct store *,
+		    const struct callback_filter *, struct callback_row **,
+		    size_t *);
+/*
+ * The callback whose id (when key is all digits) or IdempotencyToken is
+ * key, every column: 1 found, 0 not found, -1 error. Clear the row after.
+ */
+int		 store_callback_find(struct store *, const char *key,
+		    struct callback_row *);
+void		 store_callback_row_clear(struct callback_row *);
+void		 store_callback_rows_free(struct callback_row *, size_t);
+
+/* A job with its callback's token, as usagehookctl lists it; allocated. */
+struct job_listing {
+	int64_t		 id;
+	int64_t		 callback_id;
+	char		*token;
+	char		*rule;
+	int		 action;	/* index in the rule's actions */
+	char		*kind;
+	char		*state;
+	int		 attempts;
+	int		 max_attempts;
+	int64_t		 next_run_at;	/* ms */
+	int64_t		 created_at;
+	int64_t		 updated_at;
+	char		*last_error;
+};
+
+/* Which jobs store_jobs_list returns: the first filter set wins. */
+struct job_filter {
+	int64_t		 id;		/* this job only */
+	int64_t		 callback_id;	/* this callback's, oldest first */
+	const char	*state;		/* queued, running, done or dead */
+	size_t		 limit;		/* 0: no limit */
+};
+
+/* Jobs, newest first unless by callback; allocated. 0/-1. */
+int		 store_jobs_list(struct store *, const struct job_filter *,
+		    struct job_listing **, size_t *);
+void		 store_job_listings_free(struct job_listing *, size_t);
+/*
+ * Queue jobs for a stored callback now (attempts 0), in one transaction
+ * unless the caller holds one; the new job ids go to ids[0..njobs) if not
+ * NULL. The daemon's dispatcher picks them up at its next poll. 0/-1.
+ */
+int		 store_jobs_add(struct store *, int64_t callback_id,
+		    const struct job_spec *jobs, size_t njobs, int64_t *ids);
+/*
+ * Make a dead or queued job due now; a dead one gets its attempts back to
+ * 0. Returns 1 if requeued, 0 when the job is absent or in another state,
+ * -1 on error.
+ */
+int		 store_job_retry(struct store *, int64_t id);
+
+/* A row of rejected; allocated strings, NULL for NULL (older rows). */
+struct rejected_listing {
+	int64_t		 id;
+	int64_t		 at;		/* ms */
+	int		 status;
+	char		*remote;
+	char		*method;
+	char		*uri;
+	char		*reason;
+	char		*detail;
+	char		*account_sid;
+	char		*idempotency_token;
+	char		*url;		/* where the signature was checked */
+	char		*headers;
+	char		*body;
+	size_t		 bodylen;
+	char		*signature;
+};
+
+/* The newest refused requests, newest first; allocated. 0/-1. */
+int		 store_rejected_list(struct store *, size_t limit,
+		    struct rejected_listing **, size_t *);
+void		 store_rejected_listings_free(struct rejected_listing *,
+		    size_t);
+
+enum store_stat {
+	/* key: UTC day, sub: category, n: callbacks, extra: duplicates */
+	STAT_DAILY,
+	STAT_REJECTED,	/* key: reason, n: rows */
+	STAT_JOBS	/* key: state, n: jobs */
+};
+
+struct count_row {
+	char		*key;
+	char		*sub;
+	int64_t		 n;
+	int64_t		 extra;
+};
+
+/* Grouped counts of rows at or after since (ms; not for STAT_JOBS). */
+int		 store_stats(struct store *, enum store_stat, int64_t since,
+		    struct count_row **, size_t *);
+void		 store_count_rows_free(struct count_row *, size_t);
+
+#define STORE_PURGE_BATCH	1000
+
+/*
+ * Delete callbacks received before callbacks_before_ms (their jobs with
+ * them) and rejected rows before rejected_before_ms; a bound <= 0 deletes
+ * none. Batches of STORE_PURGE_BATCH rows, each its own transaction unless
+ * the caller holds one. The counts deleted go to *ncb and *nrej. 0/-1.
+ */
+int		 store_purge(struct store *, int64_t callbacks_before_ms,
+		    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej);
+
 #endif

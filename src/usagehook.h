@@ -61,7 +61,16 @@ struct rejection {
 	const char	*detail;	/* for the operator: what was wrong, URLs tried */
 	const char	*account_sid;	/* may be NULL */
 	const char	*idempotency_token; /* may be NULL */
+	/* For usagehookctl rejected to recompute the signature; may be NULL. */
+	const char	*url;		/* the URL the signature was checked on */
+	const char	*headers;	/* "Name: value\r\n" lines as received */
+	const char	*body;		/* NULL when over REJECTED_BODY_MAX */
+	size_t		 bodylen;
+	const char	*signature;	/* X-Twilio-Signature */
 };
+
+/* A refused request's body is kept up to this size (Twilio's: ~1 KiB). */
+#define REJECTED_BODY_MAX	8192
 
 /* An account whose callbacks we verify; tokens are wiped when freed. */
 struct account {

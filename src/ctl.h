@@ -1,0 +1,154 @@
+/* ctl.h: usagehookctl's commands and what they share. */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "usagehook.h"
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+#define CTL_LIMIT_DEFAULT	50	/* rows list, rejected and jobs show */
+
+struct store;
+
+/* What every command gets: the global options, the config and database. */
+struct ctl {
+	const char	*config_file;
+	int		 config_given;	/* -c was on the command line */
+	const char	*database;	/* -d: instead of the config's */
+	struct config	*conf;
+	struct store	*store;
+};
+
+struct command {
+	const char	*name;
+	int		(*handler)(struct ctl *, const struct command *, int,
+			    char **);
+	const char	*usage;
+};
+
+/* ctl.c */
+/* The config, loaded on first use; NULL after printing its errors. */
+struct config	*ctl_config(struct ctl *);
+/*
+ * The config if one can be had without failing: -c given, or the default
+ * file present; NULL (silently) otherwise, or after its errors with -c.
+ */
+struct config	*ctl_config_optional(struct ctl *, int *failed);
+/*
+ * The database of -d, else of the config, opened once; read-only opens
+ * never create or migrate. NULL after a message on stderr.
+ */
+struct store	*ctl_store(struct ctl *, const struct command *, int readonly);
+void		 ctl_free(struct ctl *);
+int		 cmd_usage(const struct command *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		 cmd_fail(const struct command *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 cmd_warn(const struct command *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* getopt's complaint about argv as a usage error of cmd. */
+int		 bad_option(const struct command *, int ch, char **argv);
+/* Print the command's usage on stdout for -h; EXIT_OK. */
+int		 cmd_help(const struct command *);
+int64_t		 ctl_now_ms(void);
+/* "2h", "7d", "90" (seconds) -> ms; -1 if malformed or not positive. */
+int		 ctl_parse_duration(const char *, int64_t *ms);
+/*
+ * A point in time: "2026-11-24", "2026-11-24T03:00:00Z" (also with a
+ * space, without seconds or Z: always UTC), or a duration ago ("2h").
+ */
+int		 ctl_parse_since(const char *, int64_t now_ms, int64_t *ms);
+/* A whole number in [min, max]; -1 if malformed or out of range. */
+int		 ctl_parse_long(const char *, long min, long max, long *out);
+/* The value of header name in a stored "Name: value\r\n" block; allocated. */
+char		*ctl_header_get(const char *block, const char *name);
+/* The "/path" of a request-target, without its query; allocated. */
+char		*ctl_uri_path(const char *uri);
+
+/* ctl_output.c */
+struct table;
+/* heads[0..ncols), NULL for none; a head "^NAME" is right-aligned. */
+struct table	*table_new(size_t ncols, const char *const *heads);
+/* Append a row of ncols cells (copied; NULL or "" shows as "-"). */
+void		 table_add(struct table *, const char *const *cells);
+/* A line printed under the last row, indented. */
+void		 table_note(struct table *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* Print aligned; control characters in cells show as '?'. */
+void		 table_print(const struct table *, FILE *);
+void		 table_free(struct table *);
+/* ms since the epoch as "2026-11-24T03:00:00Z" (frac: ".123" too). */
+const char	*fmt_time(int64_t ms, int frac, char buf[32]);
+/* A number as text in buf. */
+const char	*fmt_int(int64_t, char buf[24]);
+
+#define JSON_DEPTH	16
+
+/* A JSON writer: pretty-printed, one document, then a newline. */
+struct json {
+	FILE	*f;
+	int	 depth;
+	int	 n[JSON_DEPTH];		/* values written at each depth */
+};
+
+void		 json_init(struct json *, FILE *);
+/* key names the member inside an object; NULL inside an array or at top. */
+void		 json_open(struct json *, const char *key, int array);
+void		 json_close(struct json *, int array);
+/* A string, or null when s is NULL; invalid UTF-8 becomes U+FFFD. */
+void		 json_str(struct json *, const char *key, const char *s);
+void		 json_strn(struct json *, const char *key, const char *s,
+		    size_t len);
+void		 json_int(struct json *, const char *key, int64_t);
+void		 json_bool(struct json *, const char *key, int);
+/* A time as ISO 8601 UTC string, null for 0. */
+void		 json_time(struct json *, const char *key, int64_t ms);
+/* The first value of each parameter name, as one object. */
+void		 json_params(struct json *, const char *key,
+		    const struct params *);
+void		 json_end(struct json *);
+/* The one JSON string escaper: s[0..len) quoted onto f. */
+void		 json_escape(FILE *, const char *s, size_t len);
+
+/* ctl_send.c */
+int		 cmd_check_config(struct ctl *, const struct command *, int,
+		    char **);
+int		 cmd_sign(struct ctl *, const struct command *, int, char **);
+int		 cmd_send(struct ctl *, const struct command *, int, char **);
+/*
+ * The auth token to sign with: the token file, else the config account
+ * whose sid is sid (the first account when sid is NULL), its secondary
+ * token if asked. Allocated (free with freezero_str); NULL after a message.
+ */
+char		*ctl_signing_token(struct ctl *, const struct command *,
+		    const char *token_file, const char *sid, int secondary);
+/* listen as an address to connect to: wildcards become loopback; allocated. */
+char		*ctl_listen_connect(const char *listen);
+/* The URL the daemon will reconstruct for its path; allocated. */
+char		*ctl_default_url(const struct config *);
+/* 1 if url is an http(s) URL we can send to, else 0 and an allocated *err. */
+int		 ctl_url_ok(const char *url, char **err);
+
+/* ctl_inspect.c */
+int		 cmd_list(struct ctl *, const struct command *, int, char **);
+int		 cmd_show(struct ctl *, const struct command *, int, char **);
+int		 cmd_rejected(struct ctl *, const struct command *, int,
+		    char **);
+int		 cmd_jobs(struct ctl *, const struct command *, int, char **);
+int		 cmd_retry(struct ctl *, const struct command *, int, char **);
+int		 cmd_stats(struct ctl *, const struct command *, int, char **);
+int		 cmd_purge(struct ctl *, const struct command *, int, char **);
+
+/* ctl_replay.c */
+int		 cmd_replay(struct ctl *, const struct command *, int, char **);
+int		 cmd_rerun(struct ctl *, const struct command *, int, char **);
+int		 cmd_test_rules(struct ctl *, const struct command *, int,
+		    char **);
+
+#endif
