@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -35,12 +38,28 @@ log_event_cb(int severity, const char *msg)
 	}
 }
 
+/* JOURNAL_STREAM is "dev:inode" of the journal's stream: is it our stderr? */
+static int
+stderr_is_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 sb;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &sb) == -1)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
 void
 log_init(const char *progname, int verbose)
 {
 	log_name = progname;
 	log_verbose = verbose;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	/* Inherited by a program we started with stderr elsewhere: not ours. */
+	log_journal = stderr_is_journal();
 	event_set_log_callback(log_event_cb);
 }
 
@@ -73,11 +92,13 @@ log_vline(int pri, const char *fmt, va_list ap, const char *suffix)
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 err[256];
-	int	 saved = errno;
+	va_list		 ap;
+	char		 buf[256];
+	const char	*err;
+	int		 saved = errno;
 
-	strerror_r(saved, err, sizeof err);
+	/* GNU strerror_r: the message is its return value, not always buf. */
+	err = strerror_r(saved, buf, sizeof buf);
 	va_start(ap, fmt);
 	log_vline(LOG_ERR, fmt, ap, err);
 	va_end(ap);
@@ -119,10 +140,11 @@ log_debug(const char *fmt, ...)
 void
 fatal(const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 err[256];
+	va_list		 ap;
+	char		 buf[256];
+	const char	*err;
 
-	strerror_r(errno, err, sizeof err);
+	err = strerror_r(errno, buf, sizeof buf);
 	va_start(ap, fmt);
 	log_vline(LOG_CRIT, fmt, ap, err);
 	va_end(ap);

@@ -88,6 +88,13 @@ is "$(grep -c 'IdempotencyToken=journal-' "$T/journal.log" | tr -d ' ')" \
     "$(grep -cE '<[0-9]>[A-Z]+ [^ ]+ [0-9]{3}( duplicate)? IdempotencyToken=journal-' "$T/journal.log")" \
     "journal: request lines have one shape"
 
+# -- A JOURNAL_STREAM inherited from elsewhere (not our stderr): plain lines.
+start_line=$(($(wc -l <"$UH_LOG") + 2))
+JOURNAL_STREAM=1:1 uh_start
+uh_stop
+ok "a JOURNAL_STREAM that is not stderr gives no <N> prefixes" \
+    [ "$(tail -n "+$start_line" "$UH_LOG" | grep -v '^---- ' | grep -cE '^<[0-7]>')" = 0 ]
+
 # -- Not under systemd: plain lines with a UTC timestamp, no prefix.
 start_line=$(($(wc -l <"$UH_LOG") + 2))
 uh_start
