@@ -43,7 +43,7 @@ SH
 # Blocks (like a wedged pager) until the test arms it.
 cat >"$T/slow.sh" <<SH
 #!/bin/sh
-[ -f "$T/armed" ] || exec sleep 60
+[ -f "$T/armed" ] || { echo \$\$ >>"$T/slow.pids"; exec sleep 60; }
 echo "\$1" >>"$T/slow.out"
 SH
 chmod +x "$T/record.sh" "$T/fail.sh" "$T/slow.sh"
@@ -68,10 +68,12 @@ start_sink() {
 	    >>"$T/sink.log" 2>&1 </dev/null &
 	uh_track "$!"
 	wait_for 5 test -s "$T/$1.port" || bail "sink $1 did not start"
-	cat "$T/$1.port"
 }
-GOOD=$(start_sink good -c "$T/good.pem" -k "$T/good.key")
-BAD=$(start_sink bad -c "$T/bad.pem" -k "$T/bad.key")
+# Not in $(...): uh_track must run in this shell so cleanup stops them.
+start_sink good -c "$T/good.pem" -k "$T/good.key"
+start_sink bad -c "$T/bad.pem" -k "$T/bad.key"
+GOOD=$(cat "$T/good.port")
+BAD=$(cat "$T/bad.port")
 printf 'secret-for-the-hook\n' >"$T/hook-secret"
 
 RULES=(
@@ -208,8 +210,8 @@ uh_send IdempotencyToken=crash-2 UsageCategory=mms >/dev/null	# queued: per_rule
 wait_for 10 state_is crash-1 "running 1"
 is "$(job_state crash-2)" "queued 0" "with per_rule 1 the second job waits its turn"
 uh_kill
-pkill -KILL -f "$T/slow.sh" 2>/dev/null
-pkill -KILL -f "sleep 60" 2>/dev/null
+# Only the wedged programs this test started (they outlive a SIGKILLed daemon).
+xargs -r kill -KILL <"$T/slow.pids" 2>/dev/null
 : >"$T/armed"
 uh_start
 wait_for 20 has_lines "$T/slow.out" 2
