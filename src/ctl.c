@@ -265,3 +265,34 @@ ctl_uri_path(const char *uri)
 		return NULL;
 	return xstrndup(uri, strcspn(uri, "?#"));
 }
+
+int
+ctl_callback_arg(const struct command *cmd, int argc, char **argv,
+    const char **key)
+{
+	if (optind >= argc)
+		return cmd_usage(cmd, "which callback? give its "
+		    "IdempotencyToken or id");
+	if (optind + 1 < argc)
+		return cmd_usage(cmd, "unexpected argument '%s'",
+		    argv[optind + 1]);
+	*key = argv[optind];
+	return EXIT_OK;
+}
+
+int
+ctl_find_callback(struct ctl *ctl, const struct command *cmd, const char *key,
+    int readonly, struct callback_row *r)
+{
+	struct store	*s;
+	int		 found;
+
+	if ((s = ctl_store(ctl, cmd, readonly)) == NULL)
+		return EXIT_FAIL;
+	if ((found = store_callback_find(s, key, r)) == -1)
+		return cmd_fail(cmd, "%s", store_errmsg(s));
+	if (found == 0)
+		return cmd_fail(cmd, "no callback with id or IdempotencyToken "
+		    "%s", key);
+	return EXIT_OK;
+}

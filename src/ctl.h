@@ -151,4 +151,12 @@ int		 cmd_rerun(struct ctl *, const struct command *, int, char **);
 int		 cmd_test_rules(struct ctl *, const struct command *, int,
 		    char **);
 
+struct callback_row;
+/* The single callback argument after the options: EXIT_OK or usage (2). */
+int		 ctl_callback_arg(const struct command *, int, char **,
+		    const char **key);
+/* The callback named by key (id or IdempotencyToken) into r; an exit code. */
+int		 ctl_find_callback(struct ctl *, const struct command *,
+		    const char *key, int readonly, struct callback_row *);
+
 #endif

@@ -363,9 +363,9 @@ cmd_show(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct params		 p = { NULL, 0, 0 };
 	struct store		*s;
 	struct json		 j;
-	const char		*err;
+	const char		*err, *key;
 	size_t			 njobs = 0, i;
-	int			 ch, raw = 0, json = 0, rc = EXIT_FAIL, found;
+	int			 ch, raw = 0, json = 0, rc = EXIT_FAIL;
 
 	memset(&r, 0, sizeof r);
 	optind = 0;
@@ -383,21 +383,14 @@ cmd_show(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			return bad_option(cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
-		return cmd_usage(cmd, "which callback? give its "
-		    "IdempotencyToken or id");
-	if (optind + 1 < argc)
-		return cmd_usage(cmd, "unexpected argument '%s'",
-		    argv[optind + 1]);
+	if ((rc = ctl_callback_arg(cmd, argc, argv, &key)) != EXIT_OK)
+		return rc;
 	if (raw && json)
 		return cmd_usage(cmd, "--raw and --json exclude each other");
-	if ((s = ctl_store(ctl, cmd, 1)) == NULL)
-		return EXIT_FAIL;
-	if ((found = store_callback_find(s, argv[optind], &r)) == -1)
-		return cmd_fail(cmd, "%s", store_errmsg(s));
-	if (found == 0)
-		return cmd_fail(cmd, "no callback with id or IdempotencyToken "
-		    "%s", argv[optind]);
+	if ((rc = ctl_find_callback(ctl, cmd, key, 1, &r)) != EXIT_OK)
+		return rc;
+	s = ctl_store(ctl, cmd, 1);
+	rc = EXIT_FAIL;
 	if (raw) {
 		print_raw(&r);
 		store_callback_row_clear(&r);

@@ -35,24 +35,6 @@ static const char *const hop_headers[] = {
 	"X-Forwarded-Port", "X-Real-IP",
 };
 
-/* The callback named by key into r: EXIT_OK, or EXIT_FAIL after a message. */
-static int
-find_callback(struct ctl *ctl, const struct command *cmd, const char *key,
-    int readonly, struct callback_row *r)
-{
-	struct store	*s;
-	int		 found;
-
-	if ((s = ctl_store(ctl, cmd, readonly)) == NULL)
-		return EXIT_FAIL;
-	if ((found = store_callback_find(s, key, r)) == -1)
-		return cmd_fail(cmd, "%s", store_errmsg(s));
-	if (found == 0)
-		return cmd_fail(cmd, "no callback with id or IdempotencyToken "
-		    "%s", key);
-	return EXIT_OK;
-}
-
 /* The stored request's parameters; an exit code when they do not decode. */
 static int
 stored_params(const struct command *cmd, const struct callback_row *r,
@@ -210,7 +192,7 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct params		 p = { NULL, 0, 0 };
 	struct config		*conf;
 	const char		*to = NULL, *connect_arg = NULL, *sig, *dup;
-	const char		*token_file = NULL, *ca_file = NULL;
+	const char		*token_file = NULL, *ca_file = NULL, *key;
 	char			*target = NULL, *connect = NULL, *base = NULL;
 	char			*token = NULL, *err = NULL, **hdrs = NULL;
 	char			 newsig[SIGNATURE_LEN + 1];
@@ -264,18 +246,14 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			return bad_option(cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
-		return cmd_usage(cmd, "which callback? give its "
-		    "IdempotencyToken or id");
-	if (optind + 1 < argc)
-		return cmd_usage(cmd, "unexpected argument '%s'",
-		    argv[optind + 1]);
+	if ((rc = ctl_callback_arg(cmd, argc, argv, &key)) != EXIT_OK)
+		return rc;
 	if (to != NULL && !ctl_url_ok(to, &err)) {
 		rc = cmd_usage(cmd, "--to %s", err);
 		free(err);
 		return rc;
 	}
-	if ((rc = find_callback(ctl, cmd, argv[optind], 1, &r)) != EXIT_OK)
+	if ((rc = ctl_find_callback(ctl, cmd, key, 1, &r)) != EXIT_OK)
 		return rc;
 	rc = EXIT_FAIL;
 
@@ -482,7 +460,7 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct config		*conf;
 	struct table		*t;
 	struct json		 j;
-	const char		*rule = NULL;
+	const char		*rule = NULL, *key;
 	char			 id[24], act[32], **targets = NULL;
 	int64_t			*ids = NULL;
 	size_t			 nm, njobs = 0, i, k, c;
@@ -504,15 +482,11 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			return bad_option(cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
-		return cmd_usage(cmd, "which callback? give its "
-		    "IdempotencyToken or id");
-	if (optind + 1 < argc)
-		return cmd_usage(cmd, "unexpected argument '%s'",
-		    argv[optind + 1]);
+	if ((rc = ctl_callback_arg(cmd, argc, argv, &key)) != EXIT_OK)
+		return rc;
 	if ((conf = ctl_config(ctl)) == NULL)
 		return EXIT_FAIL;
-	if ((rc = find_callback(ctl, cmd, argv[optind], 0, &r)) != EXIT_OK)
+	if ((rc = ctl_find_callback(ctl, cmd, key, 0, &r)) != EXIT_OK)
 		return rc;
 	rc = EXIT_FAIL;
 	if (stored_params(cmd, &r, &p) != EXIT_OK)
@@ -745,7 +719,7 @@ cmd_test_rules(struct ctl *ctl, const struct command *cmd, int argc,
 	if ((conf = ctl_config(ctl)) == NULL)
 		goto out;
 	if (key != NULL) {
-		if ((rc = find_callback(ctl, cmd, key, 1, &r)) != EXIT_OK)
+		if ((rc = ctl_find_callback(ctl, cmd, key, 1, &r)) != EXIT_OK)
 			goto out;
 		rc = EXIT_FAIL;
 		if (stored_params(cmd, &r, &p) != EXIT_OK)
