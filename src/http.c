@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@
 #define BODY_HARD_FACTOR	4
 /* Sockets one server listens on: the listen key's, or a .socket unit's. */
 #define SERVER_MAX_LISTENERS	16
+/* Connections the kernel queues for us before we accept them. */
+#define LISTEN_BACKLOG		1024
 /* Rules one callback may match; more is a config no operator means. */
 #define MAX_MATCHED		64
 
@@ -967,7 +970,7 @@ listen_unix(struct server *srv, const char *path)
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
-	    chmod(path, 0666) == -1 || listen(fd, 1024) == -1 ||
+	    chmod(path, 0666) == -1 || listen(fd, LISTEN_BACKLOG) == -1 ||
 	    evutil_make_socket_nonblocking(fd) == -1) {
 		log_warn("listen unix:%s", path);
 		close(fd);
@@ -1014,6 +1017,47 @@ server_listen_fd(struct server *srv, int fd)
 	return 0;
 }
 
+/*
+ * Bind host:port ourselves: evhttp's own bind listens with a backlog of 128,
+ * and a burst of connections past it loses SYNs that clients retry 1 s later.
+ */
+static int
+listen_tcp(struct server *srv, const char *spec, const char *host,
+    const char *port)
+{
+	struct addrinfo	 hints, *res;
+	int		 fd, on = 1, error;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((error = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0) {
+		log_warnx("listen %s: %s", spec, gai_strerror(error));
+		return -1;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1 ||
+	    evutil_make_socket_nonblocking(fd) == -1) {
+		log_warn("listen %s: cannot bind (in use, or not an address "
+		    "of this host?)", spec);
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	if (add_listener(srv, fd) == -1) {
+		log_warnx("listen %s: evhttp refused the socket", spec);
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 int
 server_listen(struct server *srv, const char *listen)
 {
@@ -1047,15 +1091,7 @@ server_listen(struct server *srv, const char *listen)
 		log_warnx("listen %s: bad port", listen);
 		return -1;
 	}
-	if (srv->nbound == SERVER_MAX_LISTENERS ||
-	    (srv->bound[srv->nbound] = evhttp_bind_socket_with_handle(
-	    srv->http, host, (ev_uint16_t)port)) == NULL) {
-		log_warn("listen %s: cannot bind (in use, or not an address "
-		    "of this host?)", listen);
-		return -1;
-	}
-	srv->nbound++;
-	return 0;
+	return listen_tcp(srv, listen, host, colon + 1);
 }
 
 void

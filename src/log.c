@@ -63,29 +63,48 @@ log_init(const char *progname, int verbose)
 	event_set_log_callback(log_event_cb);
 }
 
-/* One line to stderr, written whole so threads do not interleave. */
-static void __attribute__((format(printf, 2, 0)))
-log_vline(int pri, const char *fmt, va_list ap, const char *suffix)
+/* The timestamp prefix, formatted once per second (one line per request). */
+static const char *
+stamp(char *buf, size_t len)
 {
-	char		 msg[4096];
-	char		 stamp[32];
+	static time_t	 cached_sec = -1;
+	static char	 cached[32];
 	struct timespec	 ts;
 	struct tm	 tm;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != cached_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	snprintf(buf, len, "%s.%03ldZ", cached, ts.tv_nsec / 1000000);
+	return buf;
+}
+
+/* One line to stderr in one write(2), so threads and readers see it whole. */
+static void __attribute__((format(printf, 2, 0)))
+log_vline(int pri, const char *fmt, va_list ap, const char *suffix)
+{
+	char	 msg[4096], line[4400], when[48];
+	int	 n;
+
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	pthread_mutex_lock(&log_lock);
-	if (log_journal) {
-		fprintf(stderr, "<%d>%s%s%s\n", pri, msg,
+	if (log_journal)
+		n = snprintf(line, sizeof line - 1, "<%d>%s%s%s", pri, msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
-	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s: %s%s%s\n", stamp,
-		    ts.tv_nsec / 1000000, log_name, msg,
+	else
+		n = snprintf(line, sizeof line - 1, "%s %s: %s%s%s",
+		    stamp(when, sizeof when), log_name, msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
-	}
-	fflush(stderr);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof line - 2)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	/* A log that cannot be written has nowhere to say so. */
+	(void)!write(STDERR_FILENO, line, n);
 	pthread_mutex_unlock(&log_lock);
 }
 

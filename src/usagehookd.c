@@ -184,6 +184,7 @@ main(int argc, char *argv[])
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event	*sigev[sizeof signals / sizeof signals[0]];
 	struct daemon	 d;
+	struct event_config *evcfg;
 	struct timeval	 wd;
 	char		*err, **fdnames = NULL;
 	const char	*where;
@@ -237,8 +238,13 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() == -1)
 		fatalx("libevent has no pthreads support");
-	if ((d.base = event_base_new()) == NULL)
+	/* Folds evhttp's enable/disable per request into fewer epoll_ctl. */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
+	    (d.base = event_base_new_with_config(evcfg)) == NULL)
 		fatalx("event_base_new failed");
+	event_config_free(evcfg);
 	if ((d.store = store_open(d.conf->database, 0, &err)) == NULL)
 		fatalx("%s", err);
 	if ((recovered = store_jobs_recover(d.store)) == -1)
