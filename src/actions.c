@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +26,11 @@
 #include <event2/http.h>
 #include <event2/util.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "actions.h"
 #include "callback.h"
+#include "https.h"
 #include "log.h"
 
 #ifndef PACKAGE_VERSION
@@ -969,37 +967,6 @@ struct http_state {
 	size_t			 bodylen;
 };
 
-/* Remember the first reason the chain or the name did not verify. */
-static int
-tls_verify_cb(int ok, X509_STORE_CTX *store)
-{
-	SSL			*ssl;
-	struct http_state	*h;
-
-	if (ok)
-		return ok;
-	ssl = X509_STORE_CTX_get_ex_data(store,
-	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	if (ssl != NULL && (h = SSL_get_app_data(ssl)) != NULL &&
-	    h->verify_error == 0)
-		h->verify_error = X509_STORE_CTX_get_error(store);
-	return ok;
-}
-
-/* The first queued OpenSSL error as text, or NULL. */
-static const char *
-openssl_reason(unsigned long e, char *buf, size_t len)
-{
-	const char	*reason;
-
-	if (e == 0)
-		return NULL;
-	if ((reason = ERR_reason_error_string(e)) != NULL)
-		return reason;
-	ERR_error_string_n(e, buf, len);
-	return buf;
-}
-
 /*
  * The client TLS context for ca_file (NULL: the system store), cached and
  * rebuilt when the file changes; NULL with r->error set on failure.
@@ -1011,8 +978,7 @@ tls_ctx_get(struct run *r, const char *ca_file)
 	struct tls_ctx	*t;
 	struct stat	 sb;
 	SSL_CTX		*ctx;
-	char		 buf[256];
-	const char	*why;
+	char		 why[ERR_MAX - 8];
 
 	memset(&sb, 0, sizeof sb);
 	if (ca_file != NULL && stat(ca_file, &sb) == -1) {
@@ -1030,22 +996,8 @@ tls_ctx_get(struct run *r, const char *ca_file)
 			return t->ctx;
 		break;
 	}
-	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		why = openssl_reason(ERR_get_error(), buf, sizeof buf);
-		run_error(r, "TLS: cannot make a context: %s",
-		    why != NULL ? why : "unknown error");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_cb);
-	if (ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file,
-	    NULL) != 1 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		why = openssl_reason(ERR_get_error(), buf, sizeof buf);
-		run_error(r, "TLS: cannot load %s%s: %s", ca_file != NULL ?
-		    "ca_file " : "the system CA store", ca_file != NULL ?
-		    ca_file : "", why != NULL ? why : "unknown error");
-		SSL_CTX_free(ctx);
+	if ((ctx = https_ctx_new(ca_file, why, sizeof why)) == NULL) {
+		run_error(r, "TLS: %s", why);
 		return NULL;
 	}
 	if (t == NULL) {
@@ -1080,27 +1032,13 @@ static void
 http_fail(struct run *r, int cleanup)
 {
 	struct http_state	*h = r->state;
-	unsigned long		 e, first = 0;
 	int			 dns;
 	char			 buf[256];
 
-	if (h->verify_error != 0) {
-		run_finish(r, 0, "TLS: certificate verify failed: %s "
-		    "(%s:%d)", X509_verify_cert_error_string(h->verify_error),
-		    h->host, h->port);
+	if (h->tls && https_error(h->bev, h->verify_error, buf, sizeof buf)
+	    != NULL) {
+		run_finish(r, 0, "TLS: %s (%s:%d)", buf, h->host, h->port);
 		return;
-	}
-	if (h->bev != NULL && h->tls) {
-		/* libevent also queues bare SSL_get_error codes (lib 0). */
-		while ((e = bufferevent_get_openssl_error(h->bev)) != 0)
-			if (first == 0 && ERR_GET_LIB(e) != 0)
-				first = e;
-		if (first != 0) {
-			run_finish(r, 0, "TLS: %s (%s:%d)",
-			    openssl_reason(first, buf, sizeof buf), h->host,
-			    h->port);
-			return;
-		}
 	}
 	if (h->bev != NULL && (dns = bufferevent_socket_get_dns_error(h->bev))
 	    != 0) {
@@ -1350,14 +1288,13 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 	struct http_state	*h;
 	struct evhttp_uri	*uri = NULL;
 	struct evhttp_request	*req;
-	struct in6_addr		 addr6;
 	struct timeval		 tv;
 	SSL_CTX			*ctx;
-	SSL			*ssl;
 	const char		*scheme, *host, *path, *query;
 	char			*target = NULL, *hosthdr = NULL, *json = NULL;
+	char			 why[ERR_MAX - 8];
 	size_t			 hlen;
-	int			 port, is_ip, ret = -1;
+	int			 port, ret = -1;
 
 	if ((h = calloc(1, sizeof *h)) == NULL)
 		goto nomem;
@@ -1385,8 +1322,6 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 		goto nomem;
 	port = evhttp_uri_get_port(uri);
 	h->port = port > 0 ? port : h->tls ? 443 : 80;
-	is_ip = inet_pton(AF_INET, h->host, &addr6) == 1 ||
-	    inet_pton(AF_INET6, h->host, &addr6) == 1;
 	path = evhttp_uri_get_path(uri);
 	query = evhttp_uri_get_query(uri);
 	if (asprintf(&target, "%s%s%s", path != NULL && *path != '\0' ? path :
@@ -1408,24 +1343,13 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 	if (h->tls) {
 		if ((ctx = tls_ctx_get(r, act->ca_file)) == NULL)
 			goto done;
-		if ((ssl = SSL_new(ctx)) == NULL)
-			goto nomem;
-		SSL_set_app_data(ssl, h);
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		/* Names are checked by name with SNI; IP literals by IP. */
-		if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-		    h->host) != 1 : (SSL_set_tlsext_host_name(ssl, h->host) !=
-		    1 || SSL_set1_host(ssl, h->host) != 1)) {
-			SSL_free(ssl);
-			run_error(r, "TLS: cannot verify host %s", h->host);
+		h->bev = https_bev_new(a->base, ctx, h->host, &h->verify_error,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, why,
+		    sizeof why);
+		if (h->bev == NULL) {
+			run_error(r, "TLS: %s", why);
 			goto done;
 		}
-		/* On failure libevent 2.1 may or may not free ssl: leak it. */
-		h->bev = bufferevent_openssl_socket_new(a->base, -1, ssl,
-		    BUFFEREVENT_SSL_CONNECTING,
-		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		if (h->bev != NULL)
-			bufferevent_openssl_set_allow_dirty_shutdown(h->bev, 1);
 	} else
 		h->bev = bufferevent_socket_new(a->base, -1,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

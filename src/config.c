@@ -51,6 +51,11 @@
 #define DEFAULT_BACKOFF_MS	(30 * 1000LL)
 #define DEFAULT_MAX_BACKOFF_MS	(30 * 60 * 1000LL)
 #define DEFAULT_ACTION_TIMEOUT	(10 * 1000)	/* milliseconds */
+#define DEFAULT_TWILIO_API	"https://api.twilio.com"
+#define DEFAULT_TRIGGER_BY	"usage"		/* Twilio's default */
+#define DEFAULT_CALLBACK_METHOD	"POST"		/* Twilio's default */
+#define FRIENDLY_NAME_MAX	64		/* characters, Twilio's limit */
+#define CREDENTIALS_ENV		"CREDENTIALS_DIRECTORY"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -63,6 +68,8 @@ struct parse {
 	yaml_document_t	*doc;
 	char		 show[4][SHOW_MAX * 4 + 8];
 	int		 nshow;
+	struct trigger_parse *tps;	/* triggers, checked once all is read */
+	size_t		 ntps;
 };
 
 /* A value with a unit: "64KiB" or "10s". */
@@ -109,6 +116,9 @@ struct keyword {
 #define KW_CATEGORY	0x04	/* match: values should be usage categories */
 #define KW_TRIGGER_BY	0x08	/* match: values should be count/usage/price */
 #define KW_KIND		0x10	/* action: the key that says what it does */
+#define KW_API_KEY	0x20	/* the API key's secret, not a token */
+#define KW_RECURRING	0x40	/* trigger: recurring */
+#define KW_METHOD	0x80	/* trigger: callback_method */
 #define KW_FOR(kind)	(0x100 << (kind))	/* action: option valid for kind */
 #define KW_FOR_ALL	(KW_FOR(ACTION_EXEC) | KW_FOR(ACTION_HTTP) | \
 			    KW_FOR(ACTION_APPEND) | KW_FOR(ACTION_LOG))
@@ -119,6 +129,28 @@ struct account_parse {
 	yaml_node_t	*sid;		/* value node of a valid sid */
 	yaml_node_t	*primary;	/* key node: auth_token_file or _env */
 	yaml_node_t	*secondary;	/* key node: secondary_token_* */
+	yaml_node_t	*api_sid;	/* key node: api_key_sid */
+	yaml_node_t	*api_secret;	/* key node: api_key_secret_file */
+};
+
+/* Per-trigger state: defaults that need keys read later are set at the end. */
+struct trigger_parse {
+	struct trigger	*t;
+	char		 where[32];	/* "triggers[3]", for messages */
+	yaml_node_t	*node;		/* the trigger's mapping */
+	yaml_node_t	*name;		/* value node of a valid name */
+	yaml_node_t	*account;	/* value node of a valid account */
+};
+
+/* A trigger key that takes one of a few words (Twilio's enumerations). */
+struct choice {
+	int			 flag;		/* KW_TRIGGER_BY, ... */
+	size_t			 offset;	/* of the char * in struct trigger */
+	const char *const	*words;
+	size_t			 nwords;
+	int			 upper;		/* stored upper-case, any case taken */
+	int			 empty;		/* "" and null allowed */
+	const char		*list;		/* the words, for messages */
 };
 
 /* Per-rule state while its mapping is read. */
@@ -203,6 +235,28 @@ static void	kw_headers(struct parse *, const struct keyword *,
 static void	kw_header_file(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_ca_file(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static int	check_readable(struct parse *, yaml_node_t *, const char *,
+		    const char *);
+static void	kw_api_key_sid(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_twilio_api(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_twilio_ca_file(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_triggers(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_trigger_name(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_trigger_category(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_trigger_value(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_trigger_choice(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_callback_url(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_trigger_account(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 
 static const struct unit size_units[] = {
@@ -299,6 +353,9 @@ static const struct keyword top_keys[] = {
 	{ "accounts",		kw_accounts,		1, 0, NULL },
 	{ "limits",		kw_limits,		0, 0, NULL },
 	{ "retention",		kw_retention,		0, 0, NULL },
+	{ "twilio_api",		kw_twilio_api,		0, 0, NULL },
+	{ "twilio_ca_file",	kw_twilio_ca_file,	0, 0, NULL },
+	{ "triggers",		kw_triggers,		0, 0, NULL },
 	{ "rules",		kw_rules,		0, 0, NULL },
 	{ "dispatch",		kw_dispatch,		0, 0, NULL },
 	{ NULL,			NULL,			0, 0, NULL }
@@ -310,7 +367,21 @@ static const struct keyword account_keys[] = {
 	{ "auth_token_env",	kw_token_env,	0, 0,		NULL },
 	{ "secondary_token_file", kw_token_file, 0, KW_SECONDARY, NULL },
 	{ "secondary_token_env", kw_token_env,	0, KW_SECONDARY, NULL },
+	{ "api_key_sid",	kw_api_key_sid,	0, 0,		NULL },
+	{ "api_key_secret_file", kw_token_file,	0, KW_API_KEY,	NULL },
 	{ NULL,			NULL,		0, 0,		NULL }
+};
+
+static const struct keyword trigger_keys[] = {
+	{ "name",		kw_trigger_name,	1, 0,		NULL },
+	{ "usage_category",	kw_trigger_category,	1, 0,		NULL },
+	{ "trigger_value",	kw_trigger_value,	1, 0,		NULL },
+	{ "trigger_by",		kw_trigger_choice,	0, KW_TRIGGER_BY, NULL },
+	{ "recurring",		kw_trigger_choice,	0, KW_RECURRING, NULL },
+	{ "callback_method",	kw_trigger_choice,	0, KW_METHOD,	NULL },
+	{ "callback_url",	kw_callback_url,	0, 0,		NULL },
+	{ "account",		kw_trigger_account,	0, 0,		NULL },
+	{ NULL,			NULL,			0, 0,		NULL }
 };
 
 static const struct keyword limit_keys[] = {
@@ -402,6 +473,22 @@ static const char *const categories[] = {
 };
 
 static const char *const trigger_bys[] = { "count", "usage", "price" };
+
+static const char *const recurrings[] = { "daily", "monthly", "yearly",
+	"alltime" };
+static const char *const callback_methods[] = { "GET", "POST", "PUT",
+	"PATCH", "DELETE", "HEAD" };
+
+static const struct choice choices[] = {
+	{ KW_TRIGGER_BY, offsetof(struct trigger, trigger_by), trigger_bys,
+	    nitems(trigger_bys), 0, 0, "count, usage or price" },
+	{ KW_RECURRING, offsetof(struct trigger, recurring), recurrings,
+	    nitems(recurrings), 0, 1, "daily, monthly, yearly, alltime or "
+	    "empty (not recurring)" },
+	{ KW_METHOD, offsetof(struct trigger, callback_method),
+	    callback_methods, nitems(callback_methods), 1, 0,
+	    "GET, POST, PUT, PATCH, DELETE or HEAD" },
+};
 
 static const struct vocabulary vocabularies[] = {
 	{ KW_CATEGORY, "a Twilio usage category", "no Twilio usage category",
@@ -972,50 +1059,54 @@ kw_listen(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	conf->listen = xstrdup(s);
 }
 
+/*
+ * Why url is not http(s)://host[:port], or NULL; one trailing '/' is cut
+ * from url in place. path_why says what a path would mean for this key.
+ */
+static const char *
+origin_error(char *url, const char *path_why)
+{
+	const char	*rest;
+	size_t		 len, i;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else if (strncasecmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else
+		return "the scheme must be http:// or https://";
+	len = strlen(url);
+	if (len > (size_t)(rest - url) && url[len - 1] == '/')
+		url[--len] = '\0';
+	for (i = 0; rest[i] != '\0'; i++) {
+		switch (rest[i]) {
+		case '/':
+			return path_why;
+		case '?':
+			return "it has a query";
+		case '#':
+			return "it has a fragment";
+		case '@':
+			return "it has user information";
+		}
+	}
+	return hostport_error(rest, 0);
+}
+
 /* public_url: the scheme://host[:port] Twilio signs; one trailing '/' is dropped. */
 static void
 kw_public_url(struct parse *p, const struct keyword *kw, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
 	struct config	*conf = arg;
-	const char	*s, *rest, *why = NULL;
+	const char	*s, *why;
 	char		*url;
-	size_t		 len, i;
 
 	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
 	url = xstrdup(s);
-	if (strncasecmp(url, "https://", 8) == 0)
-		rest = url + 8;
-	else if (strncasecmp(url, "http://", 7) == 0)
-		rest = url + 7;
-	else {
-		rest = NULL;
-		why = "the scheme must be http:// or https://";
-	}
-	len = strlen(url);
-	if (rest != NULL && len > (size_t)(rest - url) && url[len - 1] == '/')
-		url[--len] = '\0';
-	for (i = 0; rest != NULL && why == NULL && rest[i] != '\0'; i++) {
-		switch (rest[i]) {
-		case '/':
-			why = "it has a path (the callback path is the key "
-			    "'path')";
-			break;
-		case '?':
-			why = "it has a query";
-			break;
-		case '#':
-			why = "it has a fragment";
-			break;
-		case '@':
-			why = "it has user information";
-			break;
-		}
-	}
-	if (why == NULL)
-		why = hostport_error(rest, 0);
-	if (why != NULL) {
+	if ((why = origin_error(url, "it has a path (the callback path is "
+	    "the key 'path')")) != NULL) {
 		perr(p, v->start_mark, "public_url: '%s' is not "
 		    "http(s)://host[:port]: %s", show(p, s), why);
 		free(url);
@@ -1023,6 +1114,54 @@ kw_public_url(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	}
 	free(conf->public_url);
 	conf->public_url = url;
+}
+
+/* twilio_api: the REST API's https://host[:port]; another one for tests. */
+static void
+kw_twilio_api(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s, *why;
+	char		*url;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	url = xstrdup(s);
+	why = origin_error(url, "it has a path (the API paths are "
+	    "/2010-04-01/...)");
+	/* The auth token goes with every request: never in clear text. */
+	if (why == NULL && strncasecmp(url, "https://", 8) != 0)
+		why = "the scheme must be https:// (requests carry the "
+		    "credentials)";
+	if (why != NULL) {
+		perr(p, v->start_mark, "twilio_api: '%s' is not "
+		    "https://host[:port]: %s", show(p, s), why);
+		free(url);
+		return;
+	}
+	free(conf->twilio_api);
+	conf->twilio_api = url;
+}
+
+/* twilio_ca_file: PEM certificates to verify twilio_api with (tests). */
+static void
+kw_twilio_ca_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s;
+	char		*path;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	path = resolve_path(p, s);
+	if (check_readable(p, v, kw->name, path) == -1) {
+		free(path);
+		return;
+	}
+	free(conf->twilio_ca_file);
+	conf->twilio_ca_file = path;
 }
 
 /* path: the request path Twilio posts to. */
@@ -1167,6 +1306,11 @@ token_slot(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	yaml_node_t	**have;
 	int		  secondary = kw->flags & KW_SECONDARY;
 
+	/* The API key's secret has one source only: the duplicate-key check. */
+	if (kw->flags & KW_API_KEY) {
+		ap->api_secret = k;
+		return &ap->a->api_key_secret;
+	}
 	have = secondary ? &ap->secondary : &ap->primary;
 	if (*have != NULL) {
 		perr(p, k->start_mark, "%s: give only one of %s and %s "
@@ -1206,7 +1350,61 @@ finish_token(struct parse *p, yaml_node_t *v, const char *key,
 	return xstrndup(buf, len);
 }
 
-/* auth_token_file / secondary_token_file: the whole file is the token. */
+/* 1 if path is in systemd's credentials directory (it sets the modes). */
+static int
+in_credentials(const char *path)
+{
+	const char	*dir = getenv(CREDENTIALS_ENV);
+	size_t		 len;
+
+	if (strncmp(path, "/run/credentials/", 17) == 0)
+		return 1;
+	if (dir == NULL || *dir == '\0')
+		return 0;
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return strncmp(path, dir, len) == 0 && path[len] == '/';
+}
+
+/*
+ * The allocated path of a secret file: a leading $CREDENTIALS_DIRECTORY/
+ * or ${CREDENTIALS_DIRECTORY}/ is replaced by that variable (systemd's
+ * LoadCredential= sets it); NULL after saying why not.
+ */
+static char *
+secret_path(struct parse *p, const char *key, yaml_node_t *v, const char *s,
+    int *expanded)
+{
+	static const char *const forms[] = { "$" CREDENTIALS_ENV "/",
+	    "${" CREDENTIALS_ENV "}/" };
+	const char	*dir, *rest = NULL;
+	char		*path;
+	size_t		 i, len;
+
+	*expanded = 0;
+	for (i = 0; i < nitems(forms) && rest == NULL; i++)
+		if (strncmp(s, forms[i], strlen(forms[i])) == 0)
+			rest = s + strlen(forms[i]);
+	if (rest == NULL)
+		return resolve_path(p, s);
+	*expanded = 1;
+	if ((dir = getenv(CREDENTIALS_ENV)) == NULL || *dir == '\0') {
+		perr(p, v->start_mark, "%s %s: $%s is not set: systemd's "
+		    "LoadCredential= sets it for the service; outside it, run "
+		    "with %s=/etc/usagehookd (the directory holding the file)",
+		    key, show(p, s), CREDENTIALS_ENV, CREDENTIALS_ENV);
+		return NULL;
+	}
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	xasprintf(&path, "%.*s%s%s", (int)len, dir,
+	    strcmp(dir, "/") == 0 ? "" : "/", rest);
+	return path;
+}
+
+/* auth_token_file, secondary_token_file, api_key_secret_file: the whole file. */
 static void
 kw_token_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
     yaml_node_t *v, void *arg)
@@ -1218,17 +1416,18 @@ kw_token_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	const char		*s;
 	size_t			 len = 0;
 	ssize_t			 n;
-	int			 fd;
+	int			 fd, expanded;
 
 	if ((slot = token_slot(p, kw, k, ap)) == NULL ||
-	    (s = scalar(p, kw->name, v)) == NULL)
+	    (s = scalar(p, kw->name, v)) == NULL ||
+	    (path = secret_path(p, kw->name, v, s, &expanded)) == NULL)
 		return;
-	path = resolve_path(p, s);
 	/* O_NONBLOCK: a FIFO named by mistake must not hang start-up. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
 	    O_NONBLOCK)) == -1) {
-		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
-		    show(p, path), strerror(errno));
+		perr(p, v->start_mark, "%s %s: cannot read: %s%s", kw->name,
+		    show(p, path), strerror(errno), s[0] == '$' && !expanded ?
+		    " (only a leading $" CREDENTIALS_ENV "/ is expanded)" : "");
 		free(path);
 		return;
 	}
@@ -1241,6 +1440,21 @@ kw_token_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
 		    show(p, path), S_ISDIR(sb.st_mode) ? strerror(EISDIR) :
 		    "not a regular file");
+		goto done;
+	}
+	/* A secret others can read is no secret; systemd sets its own modes. */
+	if ((sb.st_mode & 077) != 0 && in_credentials(path))
+		pwarn(p, v->start_mark, "%s %s is %s by %s (mode %04o); "
+		    "systemd manages this credential", kw->name, show(p, path),
+		    (sb.st_mode & 044) ? "readable" : "writable",
+		    (sb.st_mode & 007) ? "others" : "its group",
+		    (unsigned)(sb.st_mode & 07777));
+	else if ((sb.st_mode & 077) != 0) {
+		perr(p, v->start_mark, "%s %s is %s by %s (mode %04o): "
+		    "chmod 600 %s", kw->name, show(p, path),
+		    (sb.st_mode & 044) ? "readable" : "writable",
+		    (sb.st_mode & 007) ? "others" : "its group",
+		    (unsigned)(sb.st_mode & 07777), show(p, path));
 		goto done;
 	}
 	while (len < sizeof buf) {
@@ -1291,6 +1505,39 @@ kw_token_env(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	freezero_str(copy);
 }
 
+/* 1 if s is prefix and 32 hex digits, the shape of every Twilio SID. */
+static int
+twilio_sid(const char *s, const char *prefix)
+{
+	size_t	i;
+
+	if (strlen(s) != SID_LEN || strncmp(s, prefix, 2) != 0)
+		return 0;
+	for (i = 2; i < SID_LEN; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* api_key_sid: an API key ("SK" and 32 hex digits) for the REST API. */
+static void
+kw_api_key_sid(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct account_parse	*ap = arg;
+	const char		*s;
+
+	ap->api_sid = k;
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (!twilio_sid(s, "SK")) {
+		perr(p, v->start_mark, "api_key_sid: '%s' is not an API key "
+		    "SID (SK followed by 32 hex digits)", show(p, s));
+		return;
+	}
+	memcpy(ap->a->api_key_sid, s, SID_LEN + 1);
+}
+
 /* accounts: a non-empty list; each needs a sid and one primary token. */
 static void
 kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
@@ -1326,6 +1573,13 @@ kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		if (n->type == YAML_MAPPING_NODE && st[i].primary == NULL)
 			perr(p, n->start_mark, "%s: missing auth_token_file "
 			    "or auth_token_env", where);
+		/* Keys are read in any order: pairing is checked afterwards. */
+		if (st[i].api_sid != NULL && st[i].api_secret == NULL)
+			perr(p, st[i].api_sid->start_mark, "%s: api_key_sid "
+			    "needs api_key_secret_file", where);
+		else if (st[i].api_secret != NULL && st[i].api_sid == NULL)
+			perr(p, st[i].api_secret->start_mark, "%s: "
+			    "api_key_secret_file needs api_key_sid", where);
 		for (j = 0; st[i].sid != NULL && j < i; j++) {
 			if (st[j].sid != NULL &&
 			    strcmp(st[i].a->sid, st[j].a->sid) == 0) {
@@ -2079,6 +2333,262 @@ kw_dispatch(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		    "than max_backoff (default 30m)");
 }
 
+/* triggers: the UsageTriggers `usagehookctl triggers apply` keeps on Twilio. */
+static void
+kw_triggers(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config		*conf = arg;
+	struct trigger_parse	*st;
+	yaml_node_t		*n;
+	size_t			 count, i, j;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "triggers: expected a sequence, got %s",
+		    node_kind(v));
+		return;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0)
+		return;
+	conf->triggers = xcalloc(count, sizeof(struct trigger));
+	conf->ntriggers = count;
+	st = xcalloc(count, sizeof(*st));
+	for (i = 0; i < count; i++) {
+		n = yaml_document_get_node(p->doc,
+		    v->data.sequence.items.start[i]);
+		snprintf(st[i].where, sizeof st[i].where, "triggers[%zu]", i);
+		st[i].t = &conf->triggers[i];
+		st[i].node = n;
+		parse_mapping(p, n, st[i].where, trigger_keys, &st[i]);
+		for (j = 0; st[i].name != NULL && j < i; j++) {
+			if (st[j].name != NULL &&
+			    strcmp(st[i].t->name, st[j].t->name) == 0) {
+				perr(p, st[i].name->start_mark, "name: trigger "
+				    "'%s' is listed twice (first at line %zu); "
+				    "the name is the key of plan and apply",
+				    show(p, st[i].t->name),
+				    st[j].name->start_mark.line + 1);
+				break;
+			}
+		}
+	}
+	p->tps = st;
+	p->ntps = count;
+}
+
+/* name: the FriendlyName, which plan and apply match triggers by. */
+static void
+kw_trigger_name(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct trigger_parse	*tp = arg;
+	const char		*s, *c;
+	size_t			 chars = 0;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	for (c = s; *c != '\0'; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			perr(p, v->start_mark, "name: '%s' contains control "
+			    "characters", show(p, s));
+			return;
+		}
+		if (((unsigned char)*c & 0xc0) != 0x80)
+			chars++;
+	}
+	if (chars > FRIENDLY_NAME_MAX) {
+		perr(p, v->start_mark, "name: '%s' is longer than Twilio's "
+		    "%d characters for a FriendlyName", show(p, s),
+		    FRIENDLY_NAME_MAX);
+		return;
+	}
+	tp->t->name = xstrdup(s);
+	tp->name = v;
+}
+
+/* usage_category: one Twilio lists; anything else it would refuse. */
+static void
+kw_trigger_category(struct parse *p, const struct keyword *kw,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct trigger_parse	*tp = arg;
+	const char		*s, *sug;
+	size_t			 i;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	for (i = 0; i < nitems(categories); i++)
+		if (strcmp(s, categories[i]) == 0)
+			break;
+	if (i == nitems(categories)) {
+		if ((sug = config_suggest(s, categories, nitems(categories)))
+		    != NULL)
+			perr(p, v->start_mark, "usage_category: '%s' is not a "
+			    "Twilio usage category; did you mean '%s'?",
+			    show(p, s), sug);
+		else
+			perr(p, v->start_mark, "usage_category: '%s' is not a "
+			    "Twilio usage category", show(p, s));
+		return;
+	}
+	tp->t->usage_category = xstrdup(s);
+}
+
+/* 1 if s is a trigger value: digits, maybe a fraction, maybe a leading '+'. */
+static int
+valid_trigger_value(const char *s)
+{
+	size_t	n;
+
+	if (*s == '+')
+		s++;
+	if ((n = strspn(s, "0123456789")) == 0)
+		return 0;
+	s += n;
+	if (*s == '.') {
+		if ((n = strspn(s + 1, "0123456789")) == 0)
+			return 0;
+		s += 1 + n;
+	}
+	return *s == '\0';
+}
+
+/* trigger_value: a number, or "+N" for N more than the usage at creation. */
+static void
+kw_trigger_value(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct trigger_parse	*tp = arg;
+	const char		*s;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (!valid_trigger_value(s)) {
+		perr(p, v->start_mark, "trigger_value: '%s' is not a positive "
+		    "number (as in 100 or 2.50) or an offset from the current "
+		    "usage (as in +30)", show(p, s));
+		return;
+	}
+	tp->t->trigger_value = xstrdup(s);
+}
+
+/* trigger_by, recurring, callback_method: one of Twilio's words. */
+static void
+kw_trigger_choice(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct trigger_parse	*tp = arg;
+	const struct choice	*ch;
+	const char		*s, *sug;
+	char			**field;
+	size_t			 i;
+
+	for (ch = choices; !(ch->flag & kw->flags); ch++)
+		;
+	field = (char **)(void *)((char *)tp->t + ch->offset);
+	if (ch->empty && is_null(v)) {
+		free(*field);
+		*field = xstrdup("");
+		return;
+	}
+	if ((s = string_value(p, kw->name, v, ch->empty)) == NULL)
+		return;
+	for (i = 0; i < ch->nwords; i++)
+		if (ch->upper ? strcasecmp(s, ch->words[i]) == 0 :
+		    strcmp(s, ch->words[i]) == 0)
+			break;
+	if (*s != '\0' && i == ch->nwords) {
+		if ((sug = config_suggest(s, ch->words, ch->nwords)) != NULL)
+			perr(p, v->start_mark, "%s: '%s' is not one of %s; "
+			    "did you mean '%s'?", kw->name, show(p, s),
+			    ch->list, sug);
+		else
+			perr(p, v->start_mark, "%s: '%s' is not one of %s",
+			    kw->name, show(p, s), ch->list);
+		return;
+	}
+	free(*field);
+	*field = xstrdup(*s == '\0' ? "" : ch->words[i]);
+}
+
+/* callback_url: where Twilio calls; default public_url + path. */
+static void
+kw_callback_url(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct trigger_parse	*tp = arg;
+	const char		*s, *why;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if ((why = url_error(s)) != NULL) {
+		perr(p, v->start_mark, "callback_url: '%s' is not an http:// "
+		    "or https:// URL: %s", show(p, s), why);
+		return;
+	}
+	tp->t->callback_url = xstrdup(s);
+}
+
+/* account: the AccountSid that owns the trigger; one of accounts. */
+static void
+kw_trigger_account(struct parse *p, const struct keyword *kw,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct trigger_parse	*tp = arg;
+	const char		*s;
+	size_t			 i;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (!twilio_sid(s, "AC")) {
+		perr(p, v->start_mark, "account: '%s' is not an AccountSid "
+		    "(AC followed by 32 hex digits)", show(p, s));
+		return;
+	}
+	for (i = 0; i < SID_LEN + 1; i++)
+		tp->t->account[i] = (char)tolower((unsigned char)s[i]);
+	tp->t->account[0] = 'A';
+	tp->t->account[1] = 'C';
+	tp->account = v;
+}
+
+/* Trigger defaults from keys that may come later: URL, account, words. */
+static void
+check_triggers(struct parse *p, struct config *conf)
+{
+	struct trigger_parse	*tp;
+	struct trigger		*t;
+	size_t			 i;
+
+	for (i = 0; i < p->ntps; i++) {
+		tp = &p->tps[i];
+		t = tp->t;
+		if (t->trigger_by == NULL)
+			t->trigger_by = xstrdup(DEFAULT_TRIGGER_BY);
+		if (t->recurring == NULL)
+			t->recurring = xstrdup("");
+		if (t->callback_method == NULL)
+			t->callback_method = xstrdup(DEFAULT_CALLBACK_METHOD);
+		if (tp->node->type != YAML_MAPPING_NODE)
+			continue;
+		if (t->callback_url == NULL && conf->public_url != NULL)
+			xasprintf(&t->callback_url, "%s%s", conf->public_url,
+			    conf->path);
+		else if (t->callback_url == NULL)
+			perr(p, tp->node->start_mark, "%s: no callback_url, and "
+			    "no public_url to make the default (public_url + "
+			    "path) from", tp->where);
+		if (tp->account != NULL) {
+			if (config_account(conf, t->account) == NULL)
+				perr(p, tp->account->start_mark, "account: %s "
+				    "is not one of accounts", t->account);
+		} else if (conf->naccounts > 0)
+			memcpy(t->account, conf->accounts[0].sid, SID_LEN + 1);
+	}
+}
+
 /* An allocated config with every default set, like settings_init(). */
 static struct config *
 config_new(void)
@@ -2099,6 +2609,7 @@ config_new(void)
 	conf->dispatch.max_attempts = DEFAULT_MAX_ATTEMPTS;
 	conf->dispatch.backoff_ms = DEFAULT_BACKOFF_MS;
 	conf->dispatch.max_backoff_ms = DEFAULT_MAX_BACKOFF_MS;
+	conf->twilio_api = xstrdup(DEFAULT_TWILIO_API);
 	return conf;
 }
 
@@ -2255,6 +2766,7 @@ config_load(const char *path, FILE *errs)
 		xasprintf(&conf->file, "%s%s%s", p.dir,
 		    strcmp(p.dir, "/") == 0 ? "" : "/", base);
 		parse_mapping(&p, root, NULL, top_keys, conf);
+		check_triggers(&p, conf);
 		config_finish(conf);
 	}
 	yaml_document_delete(&doc);
@@ -2271,6 +2783,7 @@ config_load(const char *path, FILE *errs)
 	yaml_parser_delete(&parser);
 	free(text);
 	free(p.dir);
+	free(p.tps);
 	if (p.nerrors > 0) {
 		config_free(conf);
 		return NULL;
@@ -2318,6 +2831,19 @@ rule_free(struct rule *r)
 	free(r->actions);
 }
 
+/* Free what a declared trigger owns. */
+static void
+trigger_free(struct trigger *t)
+{
+	free(t->name);
+	free(t->usage_category);
+	free(t->trigger_value);
+	free(t->trigger_by);
+	free(t->recurring);
+	free(t->callback_method);
+	free(t->callback_url);
+}
+
 /* Free a config, wiping the tokens; NULL is a no-op. */
 void
 config_free(struct config *conf)
@@ -2329,6 +2855,11 @@ config_free(struct config *conf)
 	for (i = 0; i < conf->nrules; i++)
 		rule_free(&conf->rules[i]);
 	free(conf->rules);
+	for (i = 0; i < conf->ntriggers; i++)
+		trigger_free(&conf->triggers[i]);
+	free(conf->triggers);
+	free(conf->twilio_api);
+	free(conf->twilio_ca_file);
 	free(conf->file);
 	free(conf->listen);
 	free(conf->public_url);
@@ -2340,6 +2871,7 @@ config_free(struct config *conf)
 	for (i = 0; i < conf->naccounts; i++) {
 		freezero_str(conf->accounts[i].token);
 		freezero_str(conf->accounts[i].secondary);
+		freezero_str(conf->accounts[i].api_key_secret);
 	}
 	free(conf->accounts);
 	free(conf);

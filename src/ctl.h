@@ -145,6 +145,11 @@ int		 cmd_retry(struct ctl *, const struct command *, int, char **);
 int		 cmd_stats(struct ctl *, const struct command *, int, char **);
 int		 cmd_purge(struct ctl *, const struct command *, int, char **);
 
+/* ctl_triggers.c */
+/* triggers list|fetch|create|update|delete|plan|apply: Twilio's REST API. */
+int		 cmd_triggers(struct ctl *, const struct command *, int,
+		    char **);
+
 /* ctl_replay.c */
 int		 cmd_replay(struct ctl *, const struct command *, int, char **);
 int		 cmd_rerun(struct ctl *, const struct command *, int, char **);

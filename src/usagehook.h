@@ -77,6 +77,21 @@ struct account {
 	char		 sid[SID_LEN + 1];
 	char		*token;
 	char		*secondary;	/* NULL unless rotating */
+	/* For the REST API instead of sid and token: "SK..." or "". */
+	char		 api_key_sid[SID_LEN + 1];
+	char		*api_key_secret; /* NULL unless api_key_sid is set */
+};
+
+/* A UsageTrigger the config declares; triggers plan/apply make it so. */
+struct trigger {
+	char		*name;		/* FriendlyName, the key; unique */
+	char		*usage_category;
+	char		*trigger_value;	/* as written: "100", "+30" */
+	char		*trigger_by;	/* count, usage or price; default usage */
+	char		*recurring;	/* daily, monthly, yearly, alltime or "" */
+	char		*callback_method; /* GET ... HEAD; default POST */
+	char		*callback_url;	/* default public_url + path */
+	char		 account[SID_LEN + 1]; /* default the first account's */
 };
 
 struct limits {
@@ -171,6 +186,10 @@ struct config {
 	struct rule	*rules;
 	size_t		 nrules;
 	struct dispatch	 dispatch;
+	char		*twilio_api;	/* REST base URL, default api.twilio.com */
+	char		*twilio_ca_file; /* NULL: the system CA store */
+	struct trigger	*triggers;
+	size_t		 ntriggers;
 };
 
 #endif

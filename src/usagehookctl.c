@@ -33,6 +33,10 @@ static const struct command commands[] = {
 	{ "send", cmd_send, "send [--url URL] [--connect ADDR] [--method M] "
 	    "[--token-file F] [--secondary] [--ca-file F] [-H 'Name: value'] "
 	    "[--timeout SEC] [--bare] [-v] [K=V ...]" },
+	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"
+	    "plan|apply [UT...] [--category C] [--value V] [--trigger-by B] "
+	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "
+	    "[--account AC...] [--api-base URL] [--json]" },
 };
 
 static void

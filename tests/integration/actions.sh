@@ -181,7 +181,7 @@ cp "$T/good.yaml" "$UH_CONF"
 
 # 6b. A valid reload: a new rule and a new account apply from then on.
 SID2=AC22222222222222222222222222222222
-printf 'second-account-token-0123456789ab' >"$T/token-2nd"
+(umask 077 && printf 'second-account-token-0123456789ab' >"$T/token-2nd")
 {
 	cat "$T/good.yaml"
 	echo "  - name: added-on-reload"

@@ -51,6 +51,8 @@ write_file(struct env *e, const char *name, const char *text)
 	assert_non_null(fp);
 	fputs(text, fp);
 	assert_int_equal(fclose(fp), 0);
+	/* Token files others may read are refused: write them as a secret. */
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 /* Load a config file by path, keeping what it printed in e->errs. */
@@ -310,23 +312,8 @@ test_unknown_key_reports_line_and_column(void **state)
 	    "lisen: 127.0.0.1:80\n",
 	    "5:5: unknown key 'colour' in accounts[0]; expected one of: sid, "
 	    "auth_token_file, auth_token_env, secondary_token_file, "
-	    "secondary_token_env\n"
+	    "secondary_token_env, api_key_sid, api_key_secret_file\n"
 	    "6:1: unknown key 'lisen'; did you mean 'listen'?\n");
-}
-
-static void
-test_triggers_are_unknown_in_this_version(void **state)
-{
-	struct env	*e = *state;
-
-	assert_refused(e,
-	    "database: db\n"
-	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
-	    "triggers: []\n"
-	    "rules: []\n",
-	    "3:1: unknown key 'triggers'; expected one of: listen, public_url, "
-	    "path, database, trusted_proxies, accounts, limits, retention, "
-	    "rules, dispatch\n");
 }
 
 static void
@@ -675,7 +662,7 @@ test_all_errors_reported_not_only_first(void **state)
 	    "2:7: path: 'twilio' must start with '/'\n"
 	    "3:1: unknown key 'colour'; expected one of: listen, public_url, "
 	    "path, database, trusted_proxies, accounts, limits, retention, "
-	    "rules, dispatch\n"
+	    "twilio_api, twilio_ca_file, triggers, rules, dispatch\n"
 	    "5:10: sid: 'AC123' is not an AccountSid (AC followed by 32 hex "
 	    "digits)\n"
 	    "7:20: max_body: '1GiB' is not a size (digits with an optional B, "
@@ -1600,6 +1587,381 @@ test_dispatch_and_action_numbers_are_range_checked(void **state)
 	    "(default 30m)\n");
 }
 
+static void
+test_triggers_are_stored_with_twilio_defaults(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	struct trigger	*t;
+
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_file: token\n"
+	    "triggers:\n"
+	    "  - name: sms-spend\n"
+	    "    usage_category: sms\n"
+	    "    trigger_value: 100\n"
+	    "  - name: calls in a month\n"
+	    "    usage_category: calls\n"
+	    "    trigger_value: +30\n"
+	    "    trigger_by: price\n"
+	    "    recurring: monthly\n"
+	    "    callback_method: get\n"
+	    "    callback_url: https://other.example.com/hook?x=1\n"
+	    "    account: ACFEDCBA9876543210FEDCBA9876543210\n"
+	    "  - name: once\n"
+	    "    usage_category: totalprice\n"
+	    "    trigger_value: \"2.50\"\n"
+	    "    recurring:\n"
+	    "path: /hook\n"
+	    "public_url: https://hooks.example.com/\n");
+	assert_int_equal(conf->ntriggers, 3);
+	t = &conf->triggers[0];
+	assert_string_equal(t->name, "sms-spend");
+	assert_string_equal(t->usage_category, "sms");
+	assert_string_equal(t->trigger_value, "100");
+	assert_string_equal(t->trigger_by, "usage");
+	assert_string_equal(t->recurring, "");
+	assert_string_equal(t->callback_method, "POST");
+	/* public_url and path come after triggers in the file. */
+	assert_string_equal(t->callback_url, "https://hooks.example.com/hook");
+	assert_string_equal(t->account, SID_A);
+	t = &conf->triggers[1];
+	assert_string_equal(t->name, "calls in a month");
+	assert_string_equal(t->trigger_value, "+30");
+	assert_string_equal(t->trigger_by, "price");
+	assert_string_equal(t->recurring, "monthly");
+	assert_string_equal(t->callback_method, "GET");
+	assert_string_equal(t->callback_url,
+	    "https://other.example.com/hook?x=1");
+	assert_string_equal(t->account, SID_B);
+	t = &conf->triggers[2];
+	assert_string_equal(t->trigger_value, "2.50");
+	assert_string_equal(t->recurring, "");
+	assert_string_equal(conf->twilio_api, "https://api.twilio.com");
+	assert_null(conf->twilio_ca_file);
+	config_free(conf);
+}
+
+static void
+test_trigger_unknown_category_is_an_error_with_suggestion(void **state)
+{
+	struct env	*e = *state;
+
+	/* Twilio would refuse it: an error, unlike in a rule's match. */
+	assert_refused(e,
+	    "public_url: https://hooks.example.com\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "triggers:\n"
+	    "  - { name: a, usage_category: smss, trigger_value: 1 }\n"
+	    "  - { name: b, usage_category: zzzzzzzz, trigger_value: 1 }\n",
+	    "5:32: usage_category: 'smss' is not a Twilio usage category; "
+	    "did you mean 'sms'?\n"
+	    "6:32: usage_category: 'zzzzzzzz' is not a Twilio usage "
+	    "category\n");
+}
+
+static void
+test_trigger_values_and_words_are_checked(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "public_url: https://hooks.example.com\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "triggers:\n"
+	    "  - name: a\n"
+	    "    usage_category: sms\n"
+	    "    trigger_value: -5\n"
+	    "    trigger_by: cost\n"
+	    "    recurring: weekly\n"
+	    "    callback_method: FETCH\n"
+	    "    callback_url: ftp://example.com/\n"
+	    "    colour: red\n"
+	    "  - name: b\n"
+	    "    usage_category: sms\n"
+	    "    trigger_value: 1e3\n"
+	    "  - name: c\n",
+	    "7:20: trigger_value: '-5' is not a positive number (as in 100 or "
+	    "2.50) or an offset from the current usage (as in +30)\n"
+	    "8:17: trigger_by: 'cost' is not one of count, usage or price; "
+	    "did you mean 'count'?\n"
+	    "9:16: recurring: 'weekly' is not one of daily, monthly, yearly, "
+	    "alltime or empty (not recurring)\n"
+	    "10:22: callback_method: 'FETCH' is not one of GET, POST, PUT, "
+	    "PATCH, DELETE or HEAD; did you mean 'PATCH'?\n"
+	    "11:19: callback_url: 'ftp://example.com/' is not an http:// or "
+	    "https:// URL: the scheme must be http:// or https://\n"
+	    "12:5: unknown key 'colour' in triggers[0]; expected one of: name, "
+	    "usage_category, trigger_value, trigger_by, recurring, "
+	    "callback_method, callback_url, account\n"
+	    "15:20: trigger_value: '1e3' is not a positive number (as in 100 "
+	    "or 2.50) or an offset from the current usage (as in +30)\n"
+	    "16:5: triggers[2]: missing required key 'usage_category'\n"
+	    "16:5: triggers[2]: missing required key 'trigger_value'\n");
+}
+
+static void
+test_trigger_without_url_needs_public_url(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "triggers:\n"
+	    "  - { name: a, usage_category: sms, trigger_value: 1 }\n"
+	    "  - { name: b, usage_category: sms, trigger_value: 1,\n"
+	    "      callback_url: \"http://127.0.0.1:8080/twilio/usage\" }\n",
+	    "4:5: triggers[0]: no callback_url, and no public_url to make the "
+	    "default (public_url + path) from\n");
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "triggers:\n"
+	    "  - { name: b, usage_category: sms, trigger_value: 1,\n"
+	    "      callback_url: \"http://127.0.0.1:8080/twilio/usage\" }\n");
+	assert_string_equal(conf->triggers[0].callback_url,
+	    "http://127.0.0.1:8080/twilio/usage");
+	config_free(conf);
+}
+
+static void
+test_trigger_names_are_unique_and_short(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "public_url: https://hooks.example.com\n"
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "triggers:\n"
+	    "  - { name: same, usage_category: sms, trigger_value: 1 }\n"
+	    "  - { name: same, usage_category: mms, trigger_value: 2 }\n"
+	    "  - { name: 12345678901234567890123456789012345678901234567890"
+	    "123456789012345, usage_category: sms, trigger_value: 1 }\n",
+	    "6:13: name: trigger 'same' is listed twice (first at line 5); the "
+	    "name is the key of plan and apply\n"
+	    "7:13: name: '123456789012345678901234567890123456789012345678901"
+	    "23456789012345' is longer than Twilio's 64 characters for a "
+	    "FriendlyName\n");
+}
+
+static void
+test_trigger_account_must_be_configured(void **state)
+{
+	struct env	*e = *state;
+
+	assert_refused(e,
+	    "public_url: https://hooks.example.com\n"
+	    "database: db\n"
+	    "triggers:\n"
+	    "  - { name: a, usage_category: sms, trigger_value: 1,\n"
+	    "      account: " SID_B " }\n"
+	    "  - { name: b, usage_category: sms, trigger_value: 1,\n"
+	    "      account: AC12 }\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n",
+	    "7:16: account: 'AC12' is not an AccountSid (AC followed by 32 "
+	    "hex digits)\n"
+	    "5:16: account: " SID_B " is not one of accounts\n");
+}
+
+static void
+test_twilio_api_is_an_https_origin(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 want[PATH_MAX * 2];
+
+	write_file(e, "ca.pem", "not checked until used\n");
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "twilio_api: https://127.0.0.1:8443/\n"
+	    "twilio_ca_file: ca.pem\n");
+	assert_string_equal(conf->twilio_api, "https://127.0.0.1:8443");
+	snprintf(want, sizeof want, "%s/ca.pem", e->dir);
+	assert_string_equal(conf->twilio_ca_file, want);
+	config_free(conf);
+	snprintf(want, sizeof want, "3:13: twilio_api: 'http://api.twilio.com' "
+	    "is not https://host[:port]: the scheme must be https:// (requests "
+	    "carry the credentials)\n"
+	    "4:17: twilio_ca_file %s/nothere.pem: cannot read: No such file or "
+	    "directory\n", e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "twilio_api: http://api.twilio.com\n"
+	    "twilio_ca_file: nothere.pem\n", want);
+}
+
+static void
+test_api_key_needs_sid_and_secret_file(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	write_file(e, "sk", "apikeysecretapikeysecretapikeyse\n");
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "    api_key_sid: SK0123456789abcdef0123456789abcdef\n"
+	    "    api_key_secret_file: sk\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_file: token\n");
+	assert_string_equal(conf->accounts[0].api_key_sid,
+	    "SK0123456789abcdef0123456789abcdef");
+	assert_string_equal(conf->accounts[0].api_key_secret,
+	    "apikeysecretapikeysecretapikeyse");
+	assert_string_equal(conf->accounts[1].api_key_sid, "");
+	assert_null(conf->accounts[1].api_key_secret);
+	config_free(conf);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "    api_key_sid: SK0123456789abcdef0123456789abcdef\n"
+	    "  - sid: " SID_B "\n"
+	    "    auth_token_file: token\n"
+	    "    api_key_secret_file: sk\n"
+	    "  - sid: AC00000000000000000000000000000000\n"
+	    "    auth_token_file: token\n"
+	    "    api_key_sid: " SID_A "\n"
+	    "    api_key_secret_file: sk\n",
+	    "5:5: accounts[0]: api_key_sid needs api_key_secret_file\n"
+	    "8:5: accounts[1]: api_key_secret_file needs api_key_sid\n"
+	    "11:18: api_key_sid: '" SID_A "' is not an API key SID (SK "
+	    "followed by 32 hex digits)\n");
+}
+
+static void
+test_credentials_directory_expands_in_token_files_only(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 creds[PATH_MAX], yaml[1024], want[PATH_MAX * 2];
+
+	write_file(e, "creds/primary", "credentialtoken\n");
+	write_file(e, "creds/next", "nexttoken\n");
+	write_file(e, "creds/sk", "apikeysecret\n");
+	snprintf(creds, sizeof creds, "%s/creds/", e->dir);
+	setenv("CREDENTIALS_DIRECTORY", creds, 1);
+	conf = assert_loads(e,
+	    "database: $CREDENTIALS_DIRECTORY/db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: $CREDENTIALS_DIRECTORY/primary\n"
+	    "    secondary_token_file: ${CREDENTIALS_DIRECTORY}/next\n"
+	    "    api_key_sid: SK0123456789abcdef0123456789abcdef\n"
+	    "    api_key_secret_file: $CREDENTIALS_DIRECTORY/sk\n");
+	assert_string_equal(conf->accounts[0].token, "credentialtoken");
+	assert_string_equal(conf->accounts[0].secondary, "nexttoken");
+	assert_string_equal(conf->accounts[0].api_key_secret, "apikeysecret");
+	/* Nowhere else: the database path keeps its '$'. */
+	snprintf(want, sizeof want, "%s/$CREDENTIALS_DIRECTORY/db", e->dir);
+	assert_string_equal(conf->database, want);
+	config_free(conf);
+
+	/* The expanded path is the one a "cannot read" names. */
+	snprintf(yaml, sizeof yaml,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: $CREDENTIALS_DIRECTORY/missing\n");
+	snprintf(want, sizeof want, "4:22: auth_token_file %s/creds/missing: "
+	    "cannot read: No such file or directory\n", e->dir);
+	assert_refused(e, yaml, want);
+
+	/* Unset or empty: say who sets it and what to do outside systemd. */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_refused(e, yaml,
+	    "4:22: auth_token_file $CREDENTIALS_DIRECTORY/missing: "
+	    "$CREDENTIALS_DIRECTORY is not set: systemd's LoadCredential= "
+	    "sets it for the service; outside it, run with "
+	    "CREDENTIALS_DIRECTORY=/etc/usagehookd (the directory holding the "
+	    "file)\n");
+	setenv("CREDENTIALS_DIRECTORY", "", 1);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: ${CREDENTIALS_DIRECTORY}/primary\n",
+	    "4:22: auth_token_file ${CREDENTIALS_DIRECTORY}/primary: "
+	    "$CREDENTIALS_DIRECTORY is not set: systemd's LoadCredential= "
+	    "sets it for the service; outside it, run with "
+	    "CREDENTIALS_DIRECTORY=/etc/usagehookd (the directory holding the "
+	    "file)\n");
+	unsetenv("CREDENTIALS_DIRECTORY");
+
+	/* Another variable is a file name like any other. */
+	snprintf(want, sizeof want, "4:22: auth_token_file %s/$HOME/token: "
+	    "cannot read: No such file or directory (only a leading "
+	    "$CREDENTIALS_DIRECTORY/ is expanded)\n", e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: $HOME/token\n", want);
+}
+
+static void
+test_token_file_others_can_read_is_refused(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 creds[PATH_MAX], want[PATH_MAX * 4];
+
+	write_file(e, "open", TOKEN "\n");
+	assert_int_equal(chmod(e->dir, 0755), 0);
+	assert_int_equal(chmod(strcat(strcpy(creds, e->dir), "/open"), 0644),
+	    0);
+	write_file(e, "group", TOKEN "\n");
+	snprintf(creds, sizeof creds, "%s/group", e->dir);
+	assert_int_equal(chmod(creds, 0640), 0);
+	snprintf(want, sizeof want,
+	    "4:22: auth_token_file %s/open is readable by others (mode 0644): "
+	    "chmod 600 %s/open\n"
+	    "5:27: secondary_token_file %s/group is readable by its group "
+	    "(mode 0640): chmod 600 %s/group\n", e->dir, e->dir, e->dir,
+	    e->dir);
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: open\n"
+	    "    secondary_token_file: group\n", want);
+
+	/* systemd manages the modes of its credentials: only a warning. */
+	write_file(e, "creds/shared", TOKEN "\n");
+	snprintf(creds, sizeof creds, "%s/creds/shared", e->dir);
+	assert_int_equal(chmod(creds, 0644), 0);
+	snprintf(creds, sizeof creds, "%s/creds", e->dir);
+	setenv("CREDENTIALS_DIRECTORY", creds, 1);
+	conf = load(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: $CREDENTIALS_DIRECTORY/shared\n");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	snprintf(want, sizeof want, "4:22: warning: auth_token_file "
+	    "%s/creds/shared is readable by others (mode 0644); systemd "
+	    "manages this credential\n", e->dir);
+	assert_errors(e, want);
+	assert_non_null(conf);
+	assert_string_equal(conf->accounts[0].token, TOKEN);
+	config_free(conf);
+}
+
 /*
  * A sample from etc/ loads, or fails only for files that exist once deployed
  * (the token, a credential, the state directory): every message must name
@@ -1642,16 +2004,33 @@ check_sample(struct env *e, const char *name, const char *token,
 static void
 test_sample_usagehookd_yaml_misses_only_deployed_files(void **state)
 {
-	static const char *const paths[] = {
-		": auth_token_file /run/credentials/usagehookd.service/",
+	struct env		*e = *state;
+	char			 creds[PATH_MAX];
+	static const char *const unset[] = {
+		": auth_token_file $CREDENTIALS_DIRECTORY/twilio-auth-token: "
+		    "$CREDENTIALS_DIRECTORY is not set: systemd's "
+		    "LoadCredential= sets it",
+		": file /run/credentials/usagehookd.service/",
+		": append /var/lib/usagehookd/usage.jsonl: directory "
+		    "/var/lib/usagehookd: No such file or directory",
+		NULL
+	};
+	static const char *const set[] = {
 		": file /run/credentials/usagehookd.service/",
 		": append /var/lib/usagehookd/usage.jsonl: directory "
 		    "/var/lib/usagehookd: No such file or directory",
 		NULL
 	};
 
-	check_sample(*state, "usagehookd.yaml",
-	    "/run/credentials/usagehookd.service/twilio-auth-token", paths);
+	/* Outside the service the credential directory is not known... */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	check_sample(e, "usagehookd.yaml", "twilio-auth-token", unset);
+	/* ...and with it set, the token is read from there. */
+	write_file(e, "creds/twilio-auth-token", TOKEN "\n");
+	snprintf(creds, sizeof creds, "%s/creds", e->dir);
+	setenv("CREDENTIALS_DIRECTORY", creds, 1);
+	check_sample(e, "usagehookd.yaml", "/run/credentials/", set);
+	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 static void
@@ -1677,7 +2056,6 @@ main(void)
 		T(test_relative_paths_resolve_against_config_directory),
 		T(test_secondary_token_is_loaded_and_trimmed),
 		T(test_unknown_key_reports_line_and_column),
-		T(test_triggers_are_unknown_in_this_version),
 		T(test_wrong_type_says_expected_and_got),
 		T(test_missing_database_points_at_enclosing_mapping),
 		T(test_missing_accounts_is_an_error),
@@ -1726,6 +2104,16 @@ main(void)
 		T(test_unknown_category_is_a_warning_with_suggestion),
 		T(test_http_url_and_headers_are_checked),
 		T(test_dispatch_and_action_numbers_are_range_checked),
+		T(test_triggers_are_stored_with_twilio_defaults),
+		T(test_trigger_unknown_category_is_an_error_with_suggestion),
+		T(test_trigger_values_and_words_are_checked),
+		T(test_trigger_without_url_needs_public_url),
+		T(test_trigger_names_are_unique_and_short),
+		T(test_trigger_account_must_be_configured),
+		T(test_twilio_api_is_an_https_origin),
+		T(test_api_key_needs_sid_and_secret_file),
+		T(test_credentials_directory_expands_in_token_files_only),
+		T(test_token_file_others_can_read_is_refused),
 		T(test_sample_usagehookd_yaml_misses_only_deployed_files),
 		T(test_sample_demo_yaml_misses_only_what_dev_creates),
 #undef T

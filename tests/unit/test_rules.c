@@ -137,6 +137,8 @@ setup(void **state)
 	assert_non_null(fp = fopen(path, "w"));
 	fputs("0123456789abcdef0123456789abcdef\n", fp);
 	assert_int_equal(fclose(fp), 0);
+	/* Token files readable by others are refused. */
+	assert_int_equal(chmod(path, 0600), 0);
 	*state = e;
 	return 0;
 }
