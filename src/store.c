@@ -1531,3 +1531,30 @@ store_purge(struct store *s, int64_t callbacks_before_ms,
 		*nrej = b;
 	return rv;
 }
+
+int
+store_autocheckpoint(struct store *s, int pages)
+{
+	if (sqlite3_wal_autocheckpoint(s->db, pages) != SQLITE_OK) {
+		set_dberr(s, "wal_autocheckpoint");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_checkpoint(struct store *s, int *left)
+{
+	int	nlog = 0, nckpt = 0, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &nlog, &nckpt);
+	/* BUSY: another checkpoint runs; it is done next time. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		set_dberr(s, "checkpoint");
+		return -1;
+	}
+	if (left != NULL)
+		*left = nlog > nckpt ? nlog - nckpt : 0;
+	return 0;
+}

@@ -248,4 +248,13 @@ void		 store_count_rows_free(struct count_row *, size_t);
 int		 store_purge(struct store *, int64_t callbacks_before_ms,
 		    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej);
 
+/*
+ * WAL checkpoints: the daemon's writer turns them off (store_autocheckpoint
+ * 0) so no COMMIT that requests wait on also copies the WAL into the
+ * database; a housekeeping connection runs store_checkpoint instead.
+ */
+int		 store_autocheckpoint(struct store *, int pages);
+/* A PASSIVE checkpoint: never blocks writers. Pages left in *left. 0/-1. */
+int		 store_checkpoint(struct store *, int *left);
+
 #endif

@@ -20,7 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "retention.h"
+#include "housekeeping.h"
 #include "notify.h"
 #include "store.h"
 
@@ -34,7 +34,7 @@ struct daemon {
 	struct committer	*committer;
 	struct actions		*actions;
 	struct dispatcher	*dispatcher;
-	struct retention_runner	*retention;
+	struct housekeeping	*housekeeping;
 	struct server		*server;
 	struct metrics		 metrics;
 	struct event		*drain_timer;
@@ -92,7 +92,7 @@ reload(struct daemon *d)
 	server_set_config(d->server, conf);
 	/* The dispatcher frees the old one once no running job uses it. */
 	dispatcher_set_config(d->dispatcher, conf);
-	retention_set(d->retention, &conf->retention);
+	housekeeping_set(d->housekeeping, &conf->retention);
 	d->conf = conf;
 	log_info("reloaded %s", d->config_file);
 	return 0;
@@ -247,6 +247,10 @@ main(int argc, char *argv[])
 	event_config_free(evcfg);
 	if ((d.store = store_open(d.conf->database, 0, &err)) == NULL)
 		fatalx("%s", err);
+	/* Checkpoints run on the housekeeping thread, not inside a COMMIT. */
+	if (store_autocheckpoint(d.store, 0) == -1)
+		fatalx("database %s: %s", d.conf->database,
+		    store_errmsg(d.store));
 	if ((recovered = store_jobs_recover(d.store)) == -1)
 		fatalx("database %s: %s", d.conf->database,
 		    store_errmsg(d.store));
@@ -256,7 +260,8 @@ main(int argc, char *argv[])
 	d.committer = committer_new(d.base, d.store, commit_stats, &d.metrics);
 	if ((d.actions = actions_new(d.base)) == NULL)
 		fatalx("cannot set up the action runner");
-	d.retention = retention_start(d.conf->database, &d.conf->retention);
+	d.housekeeping = housekeeping_start(d.conf->database,
+	    &d.conf->retention);
 	d.dispatcher = dispatcher_new(d.base, d.committer, d.actions,
 	    &d.metrics, d.conf);
 	d.server = server_new(d.base, d.conf, d.committer, d.dispatcher,
@@ -302,7 +307,7 @@ main(int argc, char *argv[])
 	actions_free(d.actions);
 	committer_free(d.committer);
 	server_free(d.server);
-	retention_stop(d.retention);
+	housekeeping_stop(d.housekeeping);
 	dispatcher_free(d.dispatcher);
 	store_close(d.store);
 	for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
