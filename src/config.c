@@ -2437,8 +2437,8 @@ kw_trigger_category(struct parse *p, const struct keyword *kw,
 }
 
 /* 1 if s is a trigger value: digits, maybe a fraction, maybe a leading '+'. */
-static int
-valid_trigger_value(const char *s)
+int
+config_trigger_value_ok(const char *s)
 {
 	size_t	n;
 
@@ -2465,7 +2465,7 @@ kw_trigger_value(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 
 	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
-	if (!valid_trigger_value(s)) {
+	if (!config_trigger_value_ok(s)) {
 		perr(p, v->start_mark, "trigger_value: '%s' is not a positive "
 		    "number (as in 100 or 2.50) or an offset from the current "
 		    "usage (as in +30)", show(p, s));

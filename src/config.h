@@ -26,4 +26,7 @@ int		 config_parse_number(const char *, double *);
 /* The closest of words[0..n) to s if close enough to be a typo, else NULL. */
 const char	*config_suggest(const char *s, const char *const *words, size_t n);
 
+/* 1 if s is a UsageTrigger value: "100", "12.5" or relative "+30". */
+int		 config_trigger_value_ok(const char *s);
+
 #endif

@@ -111,25 +111,6 @@ check_word(const struct command *cmd, const struct word_opt *o,
 	return -1;
 }
 
-/* 1 if s is a trigger value: digits, maybe a fraction, maybe a leading '+'. */
-static int
-value_ok(const char *s)
-{
-	size_t	n;
-
-	if (*s == '+')
-		s++;
-	if ((n = strspn(s, "0123456789")) == 0)
-		return 0;
-	s += n;
-	if (*s == '.') {
-		if ((n = strspn(s + 1, "0123456789")) == 0)
-			return 0;
-		s += 1 + n;
-	}
-	return *s == '\0';
-}
-
 /* Everything that can be checked without asking Twilio; -1 after a usage error. */
 static int
 check_local(const struct command *cmd, struct topts *o)
@@ -154,7 +135,7 @@ check_local(const struct command *cmd, struct topts *o)
 	for (m = o->method; m != NULL && *m != '\0'; m++)
 		if (*m >= 'a' && *m <= 'z')
 			*m -= 'a' - 'A';
-	if (o->value != NULL && !value_ok(o->value)) {
+	if (o->value != NULL && !config_trigger_value_ok(o->value)) {
 		cmd_usage(cmd, "--value %s: want a positive number (100, 2.50) "
 		    "or an offset from the current usage (+30)", o->value);
 		return -1;
