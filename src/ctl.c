@@ -78,7 +78,7 @@ ctl_free(struct ctl *ctl)
 }
 
 /* "usagehookctl: CMD: message" on stderr. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 vsay(const struct command *cmd, const char *prefix, const char *fmt,
     va_list ap)
 {

@@ -1407,13 +1407,13 @@ store_rejected_list(struct store *s, size_t limit,
 /* The queries of store_stats, by enum store_stat. */
 static const char *const stat_sql[] = {
 	[STAT_DAILY] =
-	    "SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch'),"
+	    ("SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch'),"
 	    " coalesce(usage_category, ''), count(*), sum(duplicates)"
 	    " FROM callbacks WHERE received_at >= ?1 GROUP BY 1, 2"
-	    " ORDER BY 1, 2",
+	    " ORDER BY 1, 2"),
 	[STAT_REJECTED] =
-	    "SELECT reason, '', count(*), 0 FROM rejected WHERE at >= ?1"
-	    " GROUP BY 1 ORDER BY 3 DESC, 1",
+	    ("SELECT reason, '', count(*), 0 FROM rejected WHERE at >= ?1"
+	    " GROUP BY 1 ORDER BY 3 DESC, 1"),
 	[STAT_JOBS] =
 	    "SELECT state, '', count(*), 0 FROM jobs GROUP BY 1 ORDER BY 1",
 };
