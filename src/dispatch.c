@@ -58,6 +58,8 @@ struct dispatcher {
 	struct job		*running;
 	size_t			 nrunning;
 	struct event		*timer;
+	struct commit_req	*retrying;	/* state updates that failed */
+	struct event		*retry_timer;
 	int			 fetching;	/* a fetch is queued */
 	int			 again;		/* kicked during a fetch */
 	int			 stopped;
@@ -105,14 +107,46 @@ dispatch_backoff_ms(const struct dispatch *dp, int attempt)
 	return delay;
 }
 
-/* Fire-and-forget state changes: the outcome is only logged. */
+/*
+ * A state change that did not commit (a full disk, say) is kept and tried
+ * again each second: dropped, a done job would stay 'running', or a started
+ * one 'queued' and be fetched and run again and again.
+ */
 static void
 update_done(struct commit_req *creq, void *arg)
 {
-	if (creq->result != 0)
-		log_warnx("job %lld: could not record its state; it may run "
-		    "again after a restart", (long long)creq->update.id);
-	free(creq);
+	struct dispatcher	*d = arg;
+	struct timeval		 tv = { 1, 0 };
+
+	if (creq->result == 0 || d->stopped) {
+		if (creq->result != 0)
+			log_warnx("job %lld: could not record its state; it may "
+			    "run again after a restart", (long long)creq->update.id);
+		free(creq);
+		return;
+	}
+	if (d->retrying == NULL)
+		log_warnx("job %lld: could not record its state; no job starts "
+		    "until the database takes writes again",
+		    (long long)creq->update.id);
+	creq->next = d->retrying;
+	d->retrying = creq;
+	evtimer_add(d->retry_timer, &tv);
+}
+
+static void
+retry_updates(evutil_socket_t fd, short events, void *arg)
+{
+	struct dispatcher	*d = arg;
+	struct commit_req	*creq, *next;
+
+	creq = d->retrying;
+	d->retrying = NULL;
+	for (; creq != NULL; creq = next) {
+		next = creq->next;
+		committer_submit(d->committer, creq);
+	}
+	dispatcher_kick(d);
 }
 
 static void
@@ -138,7 +172,7 @@ submit_update(struct dispatcher *d, int64_t id, enum job_state st,
 	creq->update.next_run_at = next_run_at;
 	creq->update.error = copy;
 	creq->done = update_done;
-	creq->arg = NULL;
+	creq->arg = d;
 	committer_submit(d->committer, creq);
 }
 
@@ -323,7 +357,8 @@ fetched(struct commit_req *creq, void *arg)
 	size_t			 i;
 
 	d->fetching = 0;
-	if (creq->result == 0 && !d->stopped) {
+	/* While a state change waits to be written, start nothing new. */
+	if (creq->result == 0 && !d->stopped && d->retrying == NULL) {
 		for (i = 0; i < creq->nrows; i++) {
 			if (d->nrunning >=
 			    (size_t)d->gens->conf->dispatch.concurrency)
@@ -401,7 +436,8 @@ dispatcher_new(struct event_base *base, struct committer *committer,
 	d->gens = xcalloc(1, sizeof *d->gens);
 	d->gens->conf = conf;
 	d->gens->refs = 1;
-	if ((d->timer = evtimer_new(base, timer_cb, d)) == NULL)
+	if ((d->timer = evtimer_new(base, timer_cb, d)) == NULL ||
+	    (d->retry_timer = evtimer_new(base, retry_updates, d)) == NULL)
 		fatalx("evtimer_new failed");
 	dispatcher_kick(d);
 	return d;
@@ -440,6 +476,7 @@ dispatcher_stop(struct dispatcher *d)
 {
 	d->stopped = 1;
 	evtimer_del(d->timer);
+	evtimer_del(d->retry_timer);
 }
 
 size_t
@@ -452,6 +489,7 @@ void
 dispatcher_free(struct dispatcher *d)
 {
 	struct rule_count	*rc, *rcnext;
+	struct commit_req	*creq, *cnext;
 	struct job		*j, *jnext;
 	struct gen		*g, *gnext;
 
@@ -473,6 +511,11 @@ dispatcher_free(struct dispatcher *d)
 		config_free(g->conf);
 		free(g);
 	}
+	for (creq = d->retrying; creq != NULL; creq = cnext) {
+		cnext = creq->next;
+		free(creq);
+	}
+	event_free(d->retry_timer);
 	event_free(d->timer);
 	free(d);
 }
