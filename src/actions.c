@@ -1447,7 +1447,9 @@ sync_dir(const char *path)
  * makes land at the end in one piece (no interleaving with other writers),
  * and fdatasync returns only once it is on disk (plus the directory when
  * we created the file). A short write (disk full) is cut back off, so the
- * file never keeps half a line of ours.
+ * file never keeps half a line of ours; a line a killed process left torn
+ * (SIGKILL stops a write(2) between pages) is ended with a newline first,
+ * so the next record is never glued onto it.
  */
 static void *
 append_thread(void *arg)
@@ -1455,14 +1457,15 @@ append_thread(void *arg)
 	struct append_state	*s = arg;
 	struct stat		 sb;
 	ssize_t			 n;
+	char			 last;
 	int			 fd, created = 0;
 
-	fd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+	fd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY);
 	if (fd == -1 && errno == ENOENT) {
-		fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+		fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
 		    O_CLOEXEC | O_NOCTTY, 0640);
 		if (fd == -1 && errno == EEXIST)
-			fd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC |
+			fd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC |
 			    O_NOCTTY);
 		else if (fd != -1)
 			created = 1;
@@ -1476,6 +1479,9 @@ append_thread(void *arg)
 	pthread_mutex_lock(s->lock);
 	if (fstat(fd, &sb) == -1)
 		sb.st_size = -1;
+	if (sb.st_size > 0 && pread(fd, &last, 1, sb.st_size - 1) == 1 &&
+	    last != '\n')
+		(void)!write(fd, "\n", 1);
 	do
 		n = write(fd, s->line, s->len);
 	while (n == -1 && errno == EINTR);
