@@ -104,16 +104,26 @@ is "$(comm -13 "$T/stored" "$T/ran" | wc -l)" 0 \
     "and only stored callbacks: no action ran for a callback that is not in the database" ||
     diag "run but not stored: $(comm -13 "$T/stored" "$T/ran" | head -n 5 | tr '\n' ' ')"
 is "$(comm -23 "$T/acked" "$T/ran" | wc -l)" 0 "every acknowledged callback's action ran"
-# One whole JSON object a line: half a line left by a kill (ours, or the
-# one planted before the start) may stay on a line of its own, but nothing
-# may be glued onto it.
-awk -v torn="$TORN" '$0 != torn &&
-    !/^\{"AccountSid":"[^{}]*,"usagehook":\{"job":[0-9]+,"rule":"every-sms","attempt":[0-9]+\}\}$/' \
-    "$T/append.jsonl" >"$T/torn"
+# One whole JSON object a line. A kill in the middle of our write(2) may
+# leave half a line (the kernel stops a write between pages): it stays on a
+# line of its own, and as its job never reached done it ran again, so it is
+# a prefix of a whole record further on. Nothing may be glued onto it, and
+# the half line planted before the start stays as it was.
+awk -v torn="$TORN" '
+    BEGIN { whole = "^\\{\"AccountSid\":\"[^{}]*,\"usagehook\":\\{\"job\":[0-9]+,\"rule\":\"every-sms\",\"attempt\":[0-9]+\\}\\}$" }
+    NR == FNR { if ($0 ~ whole) full[++n] = $0; next }
+    $0 == torn || $0 ~ whole { next }
+    {
+	for (i = 1; i <= n; i++)
+		if (index(full[i], $0) == 1) { cut++; next }
+	print
+    }
+    END { print cut + 0 >"/dev/stderr" }' \
+    "$T/append.jsonl" "$T/append.jsonl" >"$T/torn" 2>"$T/cut"
 is "$(wc -l <"$T/torn")" 0 "no record in the append file is glued to half a line a kill left" ||
     diag "$(head -n 3 "$T/torn" | cut -c 1-300)"
 is "$(sql 'PRAGMA integrity_check')" ok "PRAGMA integrity_check at the end"
-diag "kills=$KILLS acked=$nacked rows=$rows jobs=$jobs jobs_done=$(sql "SELECT count(*) FROM jobs WHERE state = 'done'") action_lines=$lines distinct_run=$ran reruns=$((lines - ran))"
+diag "kills=$KILLS lines_cut_by_a_kill=$(cat "$T/cut") acked=$nacked rows=$rows jobs=$jobs jobs_done=$(sql "SELECT count(*) FROM jobs WHERE state = 'done'") action_lines=$lines distinct_run=$ran reruns=$((lines - ran))"
 
 ok "daemon still running" uh_alive
 uh_stop
