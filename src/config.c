@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "signature.h"
 #include "xmalloc.h"
 
 #define CONFIG_FILE_MAX	(1024 * 1024)	/* larger is not a config file */
@@ -2869,12 +2870,28 @@ config_free(struct config *conf)
 		free(conf->trusted_proxies[i]);
 	free(conf->trusted_proxies);
 	for (i = 0; i < conf->naccounts; i++) {
+		signature_unkey(&conf->accounts[i]);
 		freezero_str(conf->accounts[i].token);
 		freezero_str(conf->accounts[i].secondary);
 		freezero_str(conf->accounts[i].api_key_secret);
 	}
 	free(conf->accounts);
 	free(conf);
+}
+
+/*
+ * Key HMAC-SHA1 once per account token, for the daemon's verifications;
+ * not in config_load, so usagehookctl does not pay OpenSSL's start-up.
+ */
+int
+config_key_accounts(struct config *conf)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->naccounts; i++)
+		if (signature_key(&conf->accounts[i]) == -1)
+			return -1;
+	return 0;
 }
 
 /* The account with exactly this AccountSid, or NULL. */

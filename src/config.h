@@ -15,6 +15,8 @@
  */
 struct config	*config_load(const char *path, FILE *errs);
 void		 config_free(struct config *);
+/* Key each account's HMAC once (signature_key); -1 when OpenSSL fails. */
+int		 config_key_accounts(struct config *);
 /* The account with this AccountSid, or NULL. */
 const struct account *config_account(const struct config *, const char *sid);
 /* "64KiB", "1MiB", "512" -> bytes; -1 if malformed. */

@@ -18,6 +18,14 @@ int	signature_compute(const char *token, const char *url,
 	    const struct params *body, char out[SIGNATURE_LEN + 1]);
 
 /*
+ * Key HMAC-SHA1 once with the account's token and secondary token, so that
+ * each verification only copies the keyed state. 0, or -1 on failure.
+ */
+int	signature_key(struct account *);
+/* Free what signature_key made, wiping the keys; unkeyed is a no-op. */
+void	signature_unkey(struct account *);
+
+/*
  * The URLs a signature may have been computed over: url itself and url with
  * its default port (:443 for https, :80 for http) added or removed; a URL
  * with another port has one form. Fills out[] with allocated strings;
@@ -28,9 +36,10 @@ void	signature_url_candidates_free(char *out[URL_CANDIDATES], size_t n);
 
 /*
  * Verify sig for a request under an account: every URL candidate, the
- * primary token then the secondary. Constant-time comparison. Returns 1 for
- * the primary token, 2 for the secondary, 0 when nothing matches, -1 on an
- * internal failure.
+ * primary token then the secondary, keyed by signature_key or, when not,
+ * for this call. Constant-time comparison. Returns 1 for the primary
+ * token, 2 for the secondary, 0 when nothing matches, -1 on an internal
+ * failure.
  */
 int	signature_verify(const struct account *, const char *url,
 	    const struct params *body, const char *sig);

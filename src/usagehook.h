@@ -72,11 +72,16 @@ struct rejection {
 /* A refused request's body is kept up to this size (Twilio's: ~1 KiB). */
 #define REJECTED_BODY_MAX	8192
 
+struct evp_mac_ctx_st;		/* OpenSSL's EVP_MAC_CTX */
+
 /* An account whose callbacks we verify; tokens are wiped when freed. */
 struct account {
 	char		 sid[SID_LEN + 1];
 	char		*token;
 	char		*secondary;	/* NULL unless rotating */
+	/* HMAC-SHA1 keyed once with token and secondary (signature_key). */
+	struct evp_mac_ctx_st *mac;
+	struct evp_mac_ctx_st *secondary_mac;
 	/* For the REST API instead of sid and token: "SK..." or "". */
 	char		 api_key_sid[SID_LEN + 1];
 	char		*api_key_secret; /* NULL unless api_key_sid is set */

@@ -73,6 +73,12 @@ reload(struct daemon *d)
 		return -1;
 	}
 	conf = config_load(d->config_file, f);
+	if (conf != NULL && config_key_accounts(conf) == -1) {
+		fprintf(f, "%s: cannot key HMAC-SHA1 with the account tokens "
+		    "(OpenSSL)\n", d->config_file);
+		config_free(conf);
+		conf = NULL;
+	}
 	fclose(f);
 	if (conf == NULL) {
 		for (line = strtok_r(errs, "\n", &save); line != NULL;
@@ -224,6 +230,9 @@ main(int argc, char *argv[])
 		    d.config_file);
 		return 1;
 	}
+	if (config_key_accounts(d.conf) == -1)
+		fatalx("%s: cannot key HMAC-SHA1 with the account tokens "
+		    "(OpenSSL)", d.config_file);
 	if (check) {
 		printf("configuration OK\n");
 		config_free(d.conf);

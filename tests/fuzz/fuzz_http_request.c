@@ -80,7 +80,8 @@ world_new(void)
 	char	*err;
 
 	memset(&metrics, 0, sizeof metrics);
-	if ((conf = config_load(conf_path, stderr)) == NULL)
+	if ((conf = config_load(conf_path, stderr)) == NULL ||
+	    config_key_accounts(conf) == -1)
 		abort();
 	if ((store = store_open(":memory:", 0, &err)) == NULL) {
 		fprintf(stderr, "fuzz_http_request: %s\n", err);

@@ -522,6 +522,47 @@ test_secondary_token_verifies_during_rotation(void **state)
 }
 
 static void
+test_keyed_account_verifies_like_unkeyed(void **state)
+{
+	struct account	 acct = { .sid = "" };
+	struct params	 p = { 0 };
+	size_t		 i, k;
+
+	for (i = 0; i < nfixtures; i++) {
+		const struct fixture *f = &fixtures[i];
+
+		decode_request(f, &p);
+		/* Primary, then secondary during a rotation; each keyed once. */
+		acct.token = f->token;
+		acct.secondary = NULL;
+		assert_int_equal(signature_key(&acct), 0);
+		assert_non_null(acct.mac);
+		assert_null(acct.secondary_mac);
+		for (k = 0; k < f->nvalid; k++)
+			assert_int_equal(signature_verify(&acct, f->valid[k],
+			    signed_params(f, &p), f->signature), 1);
+		acct.token = OTHER_TOKEN;
+		acct.secondary = f->token;
+		assert_int_equal(signature_key(&acct), 0);
+		assert_non_null(acct.secondary_mac);
+		for (k = 0; k < f->nvalid; k++)
+			assert_int_equal(signature_verify(&acct, f->valid[k],
+			    signed_params(f, &p), f->signature), 2);
+		/* The keys, not the token strings, are what is used. */
+		acct.secondary = NULL;
+		assert_int_equal(signature_verify(&acct, f->url,
+		    signed_params(f, &p), f->signature), 2);
+		signature_unkey(&acct);
+		assert_null(acct.mac);
+		assert_null(acct.secondary_mac);
+		assert_int_equal(signature_verify(&acct, f->url,
+		    signed_params(f, &p), f->signature), 0);
+		params_free(&p);
+	}
+	signature_unkey(&acct);
+}
+
+static void
 test_repeated_names_sign_sorted_and_once_like_twilio_node(void **state)
 {
 	const struct fixture	*f = fixture_named("post-repeated-names");
@@ -677,6 +718,7 @@ main(void)
 		cmocka_unit_test(
 		    test_missing_or_malformed_signature_does_not_verify),
 		cmocka_unit_test(test_secondary_token_verifies_during_rotation),
+		cmocka_unit_test(test_keyed_account_verifies_like_unkeyed),
 		cmocka_unit_test(
 		    test_repeated_names_sign_sorted_and_once_like_twilio_node),
 		cmocka_unit_test(test_twilio_documentation_example),
