@@ -29,18 +29,27 @@ hexval(unsigned char c)
 	return -1;
 }
 
-/* An allocated NUL-terminated copy of s[0..len); NULL when out of memory. */
-static char *
-memdup_str(const char *s, size_t len)
-{
-	char	*p;
+/* Memory that decoded names and values point into, freed with the params. */
+struct params_block {
+	struct params_block	*next;
+	char			 data[];
+};
 
-	if (len == SIZE_MAX || (p = malloc(len + 1)) == NULL)
+/* An unlinked block of size bytes; NULL when out of memory. */
+static struct params_block *
+block_new(size_t size)
+{
+	if (size > SIZE_MAX - sizeof(struct params_block))
 		return NULL;
-	if (len > 0)
-		memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
+	return malloc(sizeof(struct params_block) + size);
+}
+
+/* Hand b to p: it is freed by params_free. */
+static void
+block_link(struct params *p, struct params_block *b)
+{
+	b->next = p->blocks;
+	p->blocks = b;
 }
 
 /* Room for one more parameter; -1 when out of memory. */
@@ -69,18 +78,23 @@ int
 params_add(struct params *p, const char *name, size_t nlen,
     const char *value, size_t vlen)
 {
-	char	*n, *v;
+	struct params_block	*b;
 
 	if (params_grow(p) == -1)
 		return -1;
-	if ((n = memdup_str(name, nlen)) == NULL)
+	/* One block for both: "name\0value\0". */
+	if (nlen > SIZE_MAX - 2 || vlen > SIZE_MAX - 2 - nlen ||
+	    (b = block_new(nlen + vlen + 2)) == NULL)
 		return -1;
-	if ((v = memdup_str(value, vlen)) == NULL) {
-		free(n);
-		return -1;
-	}
-	p->v[p->n].name = n;
-	p->v[p->n].value = v;
+	if (nlen > 0)
+		memcpy(b->data, name, nlen);
+	b->data[nlen] = '\0';
+	if (vlen > 0)
+		memcpy(b->data + nlen + 1, value, vlen);
+	b->data[nlen + 1 + vlen] = '\0';
+	block_link(p, b);
+	p->v[p->n].name = b->data;
+	p->v[p->n].value = b->data + nlen + 1;
 	p->n++;
 	return 0;
 }
@@ -98,82 +112,81 @@ params_get(const struct params *p, const char *name)
 	return NULL;
 }
 
-/* Drop the parameters from index n on. */
-static void
-params_truncate(struct params *p, size_t n)
-{
-	while (p->n > n) {
-		p->n--;
-		free(p->v[p->n].name);
-		free(p->v[p->n].value);
-	}
-}
-
 void
 params_free(struct params *p)
 {
+	struct params_block	*b, *next;
+
 	if (p == NULL)
 		return;
-	params_truncate(p, 0);
+	for (b = p->blocks; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(p->v);
 	p->v = NULL;
+	p->blocks = NULL;
 	p->n = p->cap = 0;
 }
 
 /*
- * Decode one form component s[0..len) ('+' is a space, %XX a byte) into an
- * allocated string in *out. -1 with *err set on bad input or no memory.
+ * Decode one form component s[0..len) ('+' is a space, %XX a byte) to *d,
+ * NUL-terminated, and move *d past it. -1 with *err set on bad input.
  */
 static int
-form_component(const char *s, size_t len, char **out, const char **err)
+form_component(const char *s, size_t len, char **d, const char **err)
 {
-	char	*d;
-	size_t	 i, j;
+	char	*o = *d;
+	size_t	 i;
 	int	 hi, lo;
 
-	*out = NULL;
-	if (len == SIZE_MAX || (d = malloc(len + 1)) == NULL) {
-		*err = err_nomem;
-		return -1;
-	}
-	for (i = j = 0; i < len; i++, j++) {
+	for (i = 0; i < len; i++, o++) {
 		if (s[i] == '+')
-			d[j] = ' ';
+			*o = ' ';
 		else if (s[i] != '%')
-			d[j] = s[i];
+			*o = s[i];
 		else if (len - i < 3 ||
 		    (hi = hexval((unsigned char)s[i + 1])) == -1 ||
 		    (lo = hexval((unsigned char)s[i + 2])) == -1) {
 			*err = err_percent;
-			goto bad;
+			return -1;
 		} else {
-			d[j] = (char)(hi << 4 | lo);
+			*o = (char)(hi << 4 | lo);
 			i += 2;
 		}
 		/* A NUL would silently cut the value short everywhere after. */
-		if (d[j] == '\0') {
+		if (*o == '\0') {
 			*err = err_nul;
-			goto bad;
+			return -1;
 		}
 	}
-	d[j] = '\0';
-	*out = d;
+	*o++ = '\0';
+	*d = o;
 	return 0;
-bad:
-	free(d);
-	return -1;
 }
 
 int
 form_decode(const char *s, size_t len, struct params *p, const char **err)
 {
-	const char	*pair, *amp, *eq, *dummy;
-	char		*name = NULL, *value = NULL;
-	size_t		 n0 = p->n, i = 0, plen, nlen;
+	struct params_block	*b;
+	const char		*pair, *amp, *eq, *dummy;
+	char			*d, *name, *value;
+	size_t			 n0 = p->n, i = 0, plen, nlen;
 
 	if (err == NULL)
 		err = &dummy;
 	*err = NULL;
+	if (len == 0)
+		return 0;
+	/*
+	 * One block for every name and value. Decoding never grows a pair
+	 * and "name=value&" becomes "name\0value\0": len + 1 bytes suffice.
+	 */
+	if (len == SIZE_MAX || (b = block_new(len + 1)) == NULL) {
+		*err = err_nomem;
+		return -1;
+	}
+	d = b->data;
 	while (i < len) {
 		pair = s + i;
 		if ((amp = memchr(pair, '&', len - i)) == NULL) {
@@ -187,11 +200,17 @@ form_decode(const char *s, size_t len, struct params *p, const char **err)
 			continue;
 		eq = memchr(pair, '=', plen);
 		nlen = eq == NULL ? plen : (size_t)(eq - pair);
-		if (form_component(pair, nlen, &name, err) == -1)
+		name = d;
+		if (form_component(pair, nlen, &d, err) == -1)
 			goto bad;
-		if (form_component(eq == NULL ? "" : eq + 1,
-		    eq == NULL ? 0 : plen - nlen - 1, &value, err) == -1)
-			goto bad;
+		/* Without '=' the value is empty: the name's own NUL. */
+		value = d - 1;
+		if (eq != NULL) {
+			value = d;
+			if (form_component(eq + 1, plen - nlen - 1, &d,
+			    err) == -1)
+				goto bad;
+		}
 		if (params_grow(p) == -1) {
 			*err = err_nomem;
 			goto bad;
@@ -199,14 +218,13 @@ form_decode(const char *s, size_t len, struct params *p, const char **err)
 		p->v[p->n].name = name;
 		p->v[p->n].value = value;
 		p->n++;
-		name = value = NULL;
 	}
+	block_link(p, b);
 	return 0;
 bad:
-	free(name);
-	free(value);
+	free(b);
 	/* All or nothing: the caller never sees half a request. */
-	params_truncate(p, n0);
+	p->n = n0;
 	return -1;
 }
 

@@ -360,7 +360,7 @@ cmd_show(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct callback_row	 r;
 	struct job_filter	 jf;
 	struct job_listing	*jobs = NULL;
-	struct params		 p = { NULL, 0, 0 };
+	struct params		 p = { NULL, 0, 0, NULL };
 	struct store		*s;
 	struct json		 j;
 	const char		*err, *key;
@@ -546,7 +546,7 @@ static char *
 signature_hint(const struct config *conf, const struct rejected_listing *r)
 {
 	struct guess		 g[8];
-	struct params		 p = { NULL, 0, 0 };
+	struct params		 p = { NULL, 0, 0, NULL };
 	const struct account	*acct = NULL;
 	const struct params	*bp = NULL;
 	const char		*err;

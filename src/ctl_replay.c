@@ -189,7 +189,7 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct client_request	 req;
 	struct client_response	 resp;
 	struct client_url	 u;
-	struct params		 p = { NULL, 0, 0 };
+	struct params		 p = { NULL, 0, 0, NULL };
 	struct config		*conf;
 	const char		*to = NULL, *connect_arg = NULL, *sig, *dup;
 	const char		*token_file = NULL, *ca_file = NULL, *key;
@@ -455,7 +455,7 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	};
 	const struct rule	*matched[MATCHED_MAX];
 	struct callback_row	 r;
-	struct params		 p = { NULL, 0, 0 };
+	struct params		 p = { NULL, 0, 0, NULL };
 	struct job_spec		*specs = NULL;
 	struct config		*conf;
 	struct table		*t;
@@ -623,7 +623,7 @@ why_not(const struct rule *rule, const struct params *p)
 static void
 apply_overrides(struct params *p, const struct params *over)
 {
-	struct params	 out = { NULL, 0, 0 };
+	struct params	 out = { NULL, 0, 0, NULL };
 	size_t		 i;
 
 	for (i = 0; i < p->n; i++)
@@ -669,7 +669,8 @@ cmd_test_rules(struct ctl *ctl, const struct command *cmd, int argc,
 	};
 	const struct rule	*matched[MATCHED_MAX];
 	struct callback_row	 r;
-	struct params		 over = { NULL, 0, 0 }, p = { NULL, 0, 0 };
+	struct params		 over = { NULL, 0, 0, NULL };
+	struct params		 p = { NULL, 0, 0, NULL };
 	struct config		*conf;
 	struct table		*t = NULL;
 	struct json		 j;

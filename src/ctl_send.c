@@ -207,7 +207,7 @@ url_with_query(const char *url, const struct params *p)
 static char *
 account_sid_of(const struct params *p, const char *url)
 {
-	struct params	 q = { NULL, 0, 0 };
+	struct params	 q = { NULL, 0, 0, NULL };
 	const char	*s, *qs, *why;
 	char		*sid = NULL;
 
@@ -266,7 +266,7 @@ cmd_sign(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct params	 p = { NULL, 0, 0 };
+	struct params	 p = { NULL, 0, 0, NULL };
 	char		*url = NULL, *method = NULL, *signed_url = NULL;
 	char		*sid = NULL, *token = NULL, sig[SIGNATURE_LEN + 1];
 	char		*uerr = NULL;
@@ -415,7 +415,7 @@ static int
 firing_params(struct ctl *ctl, const struct command *cmd,
     const struct params *user, int bare, struct params *out)
 {
-	struct params	 d = { NULL, 0, 0 };
+	struct params	 d = { NULL, 0, 0, NULL };
 	struct config	*conf;
 	char		 ut[SID_LEN + 1], rnd[33], date[64], *s, *cat;
 	const char	*ac, *v;
@@ -506,7 +506,8 @@ cmd_send(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	};
 	struct client_request	 req;
 	struct client_response	 resp;
-	struct params		 user = { NULL, 0, 0 }, p = { NULL, 0, 0 };
+	struct params		 user = { NULL, 0, 0, NULL };
+	struct params		 p = { NULL, 0, 0, NULL };
 	struct config		*conf;
 	char			*url = NULL, *method = NULL, *connect = NULL;
 	char			*req_url = NULL, *form = NULL, *token = NULL;

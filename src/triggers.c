@@ -601,7 +601,7 @@ int
 twilio_list(struct twilio *tw, const char *category, const char *recurring,
     const char *trigger_by, struct ut_list *out, char **err)
 {
-	struct params	 q = { NULL, 0, 0 };
+	struct params	 q = { NULL, 0, 0, NULL };
 	struct answer	 ans;
 	struct jv	*doc = NULL;
 	const struct jv	*items;
@@ -704,7 +704,7 @@ int
 twilio_create(struct twilio *tw, const struct ut_new *n, struct ut *out,
     char **err)
 {
-	struct params	 p = { NULL, 0, 0 };
+	struct params	 p = { NULL, 0, 0, NULL };
 	char		*target, *form;
 	int		 rc;
 
@@ -729,7 +729,7 @@ int
 twilio_update(struct twilio *tw, const char *sid, const struct ut_change *c,
     struct ut *out, char **err)
 {
-	struct params	 p = { NULL, 0, 0 };
+	struct params	 p = { NULL, 0, 0, NULL };
 	char		*target, *form;
 	int		 rc;
 

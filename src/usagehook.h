@@ -8,17 +8,20 @@
 #define SID_LEN		34	/* "AC" or "UT" + 32 hex digits */
 #define TOKEN_MAX	256	/* longest IdempotencyToken we accept, in bytes */
 
-/* One decoded name=value pair; both are NUL-terminated and own their memory. */
+/* One decoded name=value pair; both NUL-terminated, in their params' blocks. */
 struct param {
 	char		*name;
 	char		*value;
 };
+
+struct params_block;		/* callback.c: memory of names and values */
 
 /* The parameters of a request in the order they arrived. */
 struct params {
 	struct param	*v;
 	size_t		 n;
 	size_t		 cap;
+	struct params_block *blocks;	/* freed by params_free */
 };
 
 /* The UsageTrigger fields of a callback; pointers into its params or NULL. */

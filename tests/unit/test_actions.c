@@ -492,7 +492,7 @@ test_params_json_escapes_table(void **state)
 		    "{\"V\":\"\\ufffd\\ufffd\\ufffd\\ufffd\"}" },
 		{ "</script>", "{\"V\":\"</script>\"}" },
 	};
-	struct params	 p = { NULL, 0, 0 };
+	struct params	 p = { NULL, 0, 0, NULL };
 	size_t		 i;
 	char		*got;
 
@@ -513,7 +513,7 @@ static void
 test_params_json_has_job_member_and_first_of_each_name(void **state)
 {
 	struct fixture		*fx = *state;
-	struct params		 p = { NULL, 0, 0 };
+	struct params		 p = { NULL, 0, 0, NULL };
 	struct job_info		 ji = { 42, "page \"oncall\"", 3 };
 	char			*got;
 

@@ -41,6 +41,10 @@ static const struct decode_case decode_cases[] = {
 	{ "a=", -1, NULL, 1, { { "a", "" } } },
 	{ "=", -1, NULL, 1, { { "", "" } } },
 	{ "a==b=c", -1, NULL, 1, { { "a", "=b=c" } } },
+	/* The tightest fits of one block of len + 1 bytes. */
+	{ "a&b&c", -1, NULL, 3, { { "a", "" }, { "b", "" }, { "c", "" } } },
+	{ "a=1&b", -1, NULL, 2, { { "a", "1" }, { "b", "" } } },
+	{ "a&b=2&=", -1, NULL, 3, { { "a", "" }, { "b", "2" }, { "", "" } } },
 	{ "a=1+2&b+c=%20", -1, NULL, 2,
 	    { { "a", "1 2" }, { "b c", " " } } },
 	{ "x=%2B1&y=%2b", -1, NULL, 2, { { "x", "+1" }, { "y", "+" } } },

@@ -167,7 +167,7 @@ test_url_refuses_what_cannot_be_requested(void **state)
 static void
 test_form_encoding_keeps_only_unreserved(void **state)
 {
-	struct params	 p = { NULL, 0, 0 };
+	struct params	 p = { NULL, 0, 0, NULL };
 	char		*s;
 
 	assert_int_equal(params_add(&p, "A b", 3, "x+y&z=~é", 9), 0);
