@@ -96,6 +96,13 @@ static const struct migration migrations[] = {
 	"ALTER TABLE rejected ADD COLUMN headers TEXT;"
 	"ALTER TABLE rejected ADD COLUMN body BLOB;"
 	"ALTER TABLE rejected ADD COLUMN signature TEXT;" },
+	{ 4,
+	/*
+	 * Every claim paid for two more B-trees that only usagehookctl list
+	 * --category/--trigger used; those now walk callbacks_received_at.
+	 */
+	"DROP INDEX IF EXISTS callbacks_category;"
+	"DROP INDEX IF EXISTS callbacks_trigger;" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -1083,8 +1090,9 @@ store_callback_rows_free(struct callback_row *rows, size_t n)
 }
 
 /*
- * Newest first. Every variant walks an index in received_at order: the
- * category and trigger filters have their own (column, received_at) index.
+ * Newest first. Every variant walks callbacks_received_at from the newest
+ * row down to since; the category and trigger filters are checked on the
+ * rows it meets (no index of their own: each would cost every claim).
  */
 int
 store_callbacks_list(struct store *s, const struct callback_filter *flt,
