@@ -109,7 +109,7 @@ commit_batch(struct store *st, struct commit_req *batch)
 		}
 	}
 	if (!failed && store_commit(st) == -1) {
-		log_warnx("database: COMMIT: %s", store_errmsg(st));
+		log_warnx("database: %s", store_errmsg(st));
 		failed = 1;
 	}
 	if (failed) {

@@ -1,7 +1,6 @@
 /* http.c: evhttp routes, limits, responses, /healthz, /metrics. */
 #include "config-sys.h"
 
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,11 +48,19 @@
 /* Rules one callback may match; more is a config no operator means. */
 #define MAX_MATCHED		64
 
-/* A request whose reply is not on the wire yet: the drain waits for it. */
-struct unflushed {
+/*
+ * One accepted connection. Its deadline runs while a request is being read:
+ * from the accept, and again from each reply's last byte, until the request
+ * is whole (route). evhttp's own timeout is an inactivity timer that every
+ * byte restarts, so a client sending a byte a second would keep a connection
+ * (and, at max_connections, the listener) forever without it.
+ */
+struct conn {
 	struct server			*srv;
 	struct evhttp_connection	*evcon;
-	LIST_ENTRY(unflushed)		 entry;
+	struct event			*deadline;
+	int				 fd;
+	int				 replying;	/* reply not flushed yet */
 };
 
 struct server {
@@ -67,9 +74,10 @@ struct server {
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
 	size_t				 inflight;
-	LIST_HEAD(, unflushed)		 unflushed;
-	size_t				 nunflushed;
+	size_t				 nunflushed;	/* replies on their way */
 	size_t				 connections;	/* open, counted */
+	struct conn			**byfd;		/* adopted, by descriptor */
+	size_t				 nbyfd;
 	struct bufferevent		**fresh;	/* accepted this turn */
 	size_t				 nfresh;
 	size_t				 freshcap;
@@ -118,6 +126,7 @@ static const int reject_status[REJECT_MAX] = {
 };
 
 static void	route(struct evhttp_request *, void *);
+static void	connection_closed(struct evhttp_connection *, void *);
 static void	serve_healthz(struct server *, struct evhttp_request *);
 static void	serve_metrics(struct server *, struct evhttp_request *);
 
@@ -286,17 +295,28 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
 }
 
 /* The raw header block; -1 when out of memory. Sets *size in bytes. */
+/* The size of req's headers as "Name: value\r\n" lines. */
+static size_t
+headers_size(struct evhttp_request *req)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	size_t			 len = 0;
+
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		len += strlen(kv->key) + strlen(kv->value) + 4;
+	return len;
+}
+
 static int
 raw_headers(struct evhttp_request *req, char **out, size_t *size)
 {
 	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
 	struct evkeyval		*kv;
-	size_t			 len = 0;
+	size_t			 len;
 	char			*p;
 
-	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next)
-		len += strlen(kv->key) + strlen(kv->value) + 4;
-	*size = len;
+	*size = len = headers_size(req);
 	if ((*out = p = malloc(len + 1)) == NULL)
 		return -1;
 	*p = '\0';
@@ -736,31 +756,87 @@ serve_metrics(struct server *srv, struct evhttp_request *req)
 	evbuffer_free(buf);
 }
 
-/* The whole reply of a request went out. */
+/* The conn of the connection req arrived on; NULL when it was not adopted. */
+static struct conn *
+conn_of(struct server *srv, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct conn			*c;
+	evutil_socket_t			 fd;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0 || (size_t)fd >= srv->nbyfd)
+		return NULL;
+	c = srv->byfd[fd];
+	return c != NULL && c->evcon == evcon ? c : NULL;
+}
+
+/* Give the connection request_timeout to deliver its next request whole. */
+static void
+conn_arm(struct conn *c)
+{
+	struct timeval	tv = { c->srv->conf->limits.request_timeout, 0 };
+
+	evtimer_add(c->deadline, &tv);
+}
+
+/* The deadline passed with a request still incomplete: close it. */
+static void
+conn_expired(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn			*c = arg;
+	struct evhttp_connection	*evcon = c->evcon;
+
+	c->srv->metrics->timed_out++;
+	/* Our bookkeeping first, whether or not evhttp would call us. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	connection_closed(evcon, c);
+	evhttp_connection_free(evcon);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	if (c->replying)
+		srv->nunflushed--;
+	if ((size_t)c->fd < srv->nbyfd && srv->byfd[c->fd] == c)
+		srv->byfd[c->fd] = NULL;
+	event_free(c->deadline);
+	free(c);
+}
+
+/* The whole reply of a request went out: the next one is due. */
 static void
 reply_flushed(struct evhttp_request *req, void *arg)
 {
-	struct unflushed	*uf = arg;
+	struct conn	*c = arg;
 
-	LIST_REMOVE(uf, entry);
-	uf->srv->nunflushed--;
-	free(uf);
+	c->replying = 0;
+	c->srv->nunflushed--;
+	conn_arm(c);
 }
 
-/* Count req as in flight until its reply is flushed or its connection ends. */
+/*
+ * A whole request arrived: its connection's deadline stops (the time we take
+ * to answer is ours), and it counts as in flight until the reply is flushed
+ * or the connection ends, so a drain waits for it.
+ */
 static void
-track_reply(struct server *srv, struct evhttp_request *req)
+request_arrived(struct server *srv, struct evhttp_request *req)
 {
-	struct unflushed	*uf;
+	struct conn	*c;
 
-	/* Untracked, a drain may cut this reply short; the request still runs. */
-	if ((uf = calloc(1, sizeof *uf)) == NULL)
+	/* Not adopted (out of memory): untracked, a drain may cut it short. */
+	if ((c = conn_of(srv, req)) == NULL)
 		return;
-	uf->srv = srv;
-	uf->evcon = evhttp_request_get_connection(req);
-	LIST_INSERT_HEAD(&srv->unflushed, uf, entry);
+	evtimer_del(c->deadline);
+	c->replying = 1;
 	srv->nunflushed++;
-	evhttp_request_set_on_complete_cb(req, reply_flushed, uf);
+	evhttp_request_set_on_complete_cb(req, reply_flushed, c);
 }
 
 static void
@@ -771,11 +847,18 @@ route(struct evhttp_request *req, void *arg)
 	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
 	size_t			 i;
 
-	track_reply(srv, req);
+	request_arrived(srv, req);
 	if (path == NULL || *path == '\0')
 		path = "/";
 	if (strcmp(path, srv->conf->path) == 0) {
 		serve_callback(srv, req);
+		return;
+	}
+	/* The callback path checks its own, with the raw copy it keeps. */
+	if (headers_size(req) > srv->conf->limits.max_header) {
+		srv->metrics->header_too_large++;
+		reply(req, 431, "Request Header Fields Too Large",
+		    "request headers too large\n", NULL, NULL);
 		return;
 	}
 	for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -821,28 +904,62 @@ pace_listener(struct server *srv)
 static void
 connection_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct server		*srv = arg;
-	struct unflushed	*uf, *next;
+	struct conn	*c = arg;
+	struct server	*srv = c->srv;
 
-	/* Its reply will never be flushed: no longer in flight. */
-	for (uf = LIST_FIRST(&srv->unflushed); uf != NULL; uf = next) {
-		next = LIST_NEXT(uf, entry);
-		if (uf->evcon == evcon) {
-			LIST_REMOVE(uf, entry);
-			srv->nunflushed--;
-			free(uf);
-		}
-	}
+	/* A reply not flushed by now never will be: no longer in flight. */
+	conn_free(c);
 	srv->connections--;
+	srv->metrics->connections = srv->connections;
 	pace_listener(srv);
+}
+
+/* Hang a conn on evcon, on descriptor fd; -1 when out of memory. */
+static int
+conn_new(struct server *srv, struct evhttp_connection *evcon, int fd)
+{
+	struct conn	*c, **byfd;
+	size_t		 n;
+
+	if ((size_t)fd >= srv->nbyfd) {
+		n = (size_t)fd + 1 > srv->nbyfd * 2 ? (size_t)fd + 1 :
+		    srv->nbyfd * 2;
+		if ((byfd = reallocarray(srv->byfd, n, sizeof *byfd)) == NULL)
+			return -1;
+		memset(byfd + srv->nbyfd, 0, (n - srv->nbyfd) * sizeof *byfd);
+		srv->byfd = byfd;
+		srv->nbyfd = n;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return -1;
+	if ((c->deadline = evtimer_new(srv->base, conn_expired, c)) == NULL) {
+		free(c);
+		return -1;
+	}
+	c->srv = srv;
+	c->evcon = evcon;
+	c->fd = fd;
+	/*
+	 * A conn still here for this descriptor is of a connection whose
+	 * close we did not see (the descriptor was closed, so it is gone).
+	 */
+	if (srv->byfd[fd] != NULL) {
+		conn_free(srv->byfd[fd]);
+		srv->connections--;
+	}
+	srv->byfd[fd] = c;
+	evhttp_connection_set_closecb(evcon, connection_closed, c);
+	conn_arm(c);
+	return 0;
 }
 
 /*
  * evhttp (2.1) has no connection limit and no hook once a connection is
  * set up. bevcb sees each accepted connection before evhttp wraps it; the
  * adopt event runs later in the same loop turn, before any event of the
- * new connection can, and hangs our close callback on its evhttp_connection
- * (the bufferevent's callback argument).
+ * new connection can, and hangs a conn with its deadline on its
+ * evhttp_connection (the bufferevent's callback argument). One we cannot
+ * adopt is served without a deadline beyond evhttp's own timeout.
  */
 static void
 adopt_fresh(evutil_socket_t fd, short events, void *arg)
@@ -853,13 +970,12 @@ adopt_fresh(evutil_socket_t fd, short events, void *arg)
 
 	for (i = 0; i < srv->nfresh; i++) {
 		bufferevent_getcb(srv->fresh[i], NULL, NULL, NULL, &evcon);
-		if (evcon != NULL)
-			evhttp_connection_set_closecb(evcon, connection_closed,
-			    srv);
-		else
+		if (evcon == NULL || conn_new(srv, evcon,
+		    bufferevent_getfd(srv->fresh[i])) == -1)
 			srv->connections--;
 	}
 	srv->nfresh = 0;
+	srv->metrics->connections = srv->connections;
 	pace_listener(srv);
 }
 
@@ -914,7 +1030,6 @@ server_new(struct event_base *base, struct config *conf,
 	srv->committer = committer;
 	srv->dispatcher = dispatcher;
 	srv->metrics = metrics;
-	LIST_INIT(&srv->unflushed);
 	if ((srv->http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new failed");
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
@@ -1121,17 +1236,17 @@ server_inflight(const struct server *srv)
 void
 server_free(struct server *srv)
 {
-	struct unflushed	*uf;
+	size_t	i;
 
 	if (srv == NULL)
 		return;
 	/* evhttp_free runs our close callbacks; leave the listener alone. */
 	srv->nbound = 0;
 	evhttp_free(srv->http);
-	while ((uf = LIST_FIRST(&srv->unflushed)) != NULL) {
-		LIST_REMOVE(uf, entry);
-		free(uf);
-	}
+	for (i = 0; i < srv->nbyfd; i++)
+		if (srv->byfd[i] != NULL)
+			conn_free(srv->byfd[i]);
+	free(srv->byfd);
 	event_free(srv->adopt);
 	free(srv->fresh);
 	if (srv->unix_path != NULL) {

@@ -79,6 +79,13 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "libevent unseen).", m->body_too_large);
 	err |= counter(b, "usagehookd_not_found_total",
 	    "Requests for paths we do not serve.", m->not_found);
+	err |= counter(b, "usagehookd_timed_out_total",
+	    "Connections closed because a request did not arrive whole "
+	    "within request_timeout.", m->timed_out);
+	err |= evbuffer_add_printf(b, "# HELP usagehookd_connections "
+	    "Client connections open.\n# TYPE usagehookd_connections gauge\n"
+	    "usagehookd_connections %llu\n",
+	    (unsigned long long)m->connections) < 0;
 	err |= counter(b, "usagehookd_unmatched_total",
 	    "New callbacks stored that matched no rule.", m->unmatched);
 	err |= counter(b, "usagehookd_jobs_done_total",

@@ -124,6 +124,10 @@ exec 5>&-
 printf 'header = "X-Big: %s"\n' "$(head -c 12000 /dev/zero | tr '\0' h)" >"$T/big.curlrc"
 is "$(uh_post "$UH_PATH" "$sig" -K "$T/big.curlrc")" 431 "one 12 KB header: 431"
 is "$(sql "SELECT count(*) FROM callbacks")" 0 "nothing stored from the floods"
+# The same limit on every path, not only the callback's.
+is "$(uh_status /healthz "${FLOOD[@]}")" 431 "/healthz with 1000 headers: 431"
+is "$(uh_status /metrics "${FLOOD[@]}")" 431 "/metrics with 1000 headers: 431"
+is "$(uh_status /elsewhere "${FLOOD[@]}")" 431 "an unknown path with 1000 headers: 431"
 
 hwm2=$(kib VmHWM)
 diag "VmHWM ${hwm1} -> ${hwm2} KiB after the header floods"
@@ -137,7 +141,7 @@ fetch_metrics >/dev/null
 # libevent's own 413s and 400s never reach the daemon: it may not count them.
 like "$(metric usagehookd_body_too_large_total)" '^[1-3]$' \
     "/metrics counts the 413 the daemon answered itself"
-like "$(metric usagehookd_header_too_large_total)" '^[2-4]$' "/metrics counts the two 431s"
+like "$(metric usagehookd_header_too_large_total)" '^[5-7]$' "/metrics counts the five 431s"
 ok "daemon still running" uh_alive
 uh_stop
 is "$UH_STATUS" 0 "SIGTERM: exit 0"
