@@ -64,7 +64,7 @@ for cmd in $commands; do
 	got=$(complete_words usagehookctl "$cmd" --)
 	missing=
 	for o in $want; do
-		printf '%s\n' "$got" | grep -qx -- "$o" || missing+=" $o"
+		grep -qx -- "$o" <<<"$got" || missing+=" $o"
 	done
 	is "$missing" "" "completion: every option of $cmd"
 done

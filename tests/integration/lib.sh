@@ -327,7 +327,7 @@ uh_start() {
 		fi
 		# Someone took our random port between the check and the bind.
 		if [ -n "$UH_PORT" ] && ! kill -0 "$UH_PID" 2>/dev/null &&
-		    tail -n 5 "$UH_LOG" | grep -qiE 'in use|bind'; then
+		    grep -qiE 'in use|bind' <<<"$(tail -n 5 "$UH_LOG")"; then
 			wait "$UH_PID" 2>/dev/null
 			UH_PORT=$(uh_free_port) || break
 			UH_LISTEN=127.0.0.1:$UH_PORT
