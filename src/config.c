@@ -1235,6 +1235,29 @@ valid_proxy(const char *s)
 	return bits <= (af == AF_INET ? 32U : 128U);
 }
 
+/*
+ * The number of items of sequence v, the value of key name; 0 after an
+ * error when v is not a sequence ("expected WHAT", default "a sequence") or,
+ * with empty set, has no item ("name: EMPTY"). Empty without it is just 0.
+ */
+static size_t
+sequence_items(struct parse *p, yaml_node_t *v, const char *name,
+    const char *what, const char *empty)
+{
+	size_t	count;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v->start_mark, "%s: expected %s, got %s", name,
+		    what != NULL ? what : "a sequence", node_kind(v));
+		return 0;
+	}
+	count = (size_t)(v->data.sequence.items.top -
+	    v->data.sequence.items.start);
+	if (count == 0 && empty != NULL)
+		perr(p, v->start_mark, "%s: %s", name, empty);
+	return count;
+}
+
 /* trusted_proxies: peers whose X-Forwarded-* headers we believe. */
 static void
 kw_trusted_proxies(struct parse *p, const struct keyword *kw, yaml_node_t *k,
@@ -1246,14 +1269,7 @@ kw_trusted_proxies(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	const char	*s;
 	size_t		 count;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v->start_mark, "trusted_proxies: expected a sequence, "
-		    "got %s", node_kind(v));
-		return;
-	}
-	count = (size_t)(v->data.sequence.items.top -
-	    v->data.sequence.items.start);
-	if (count == 0)
+	if ((count = sequence_items(p, v, "trusted_proxies", NULL, NULL)) == 0)
 		return;
 	conf->trusted_proxies = xcalloc(count, sizeof(char *));
 	for (item = v->data.sequence.items.start;
@@ -1550,18 +1566,9 @@ kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	char			 where[64];
 	size_t			 count, i, j;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v->start_mark, "accounts: expected a sequence, got %s",
-		    node_kind(v));
+	if ((count = sequence_items(p, v, "accounts", NULL,
+	    "at least one account is required")) == 0)
 		return;
-	}
-	count = (size_t)(v->data.sequence.items.top -
-	    v->data.sequence.items.start);
-	if (count == 0) {
-		perr(p, v->start_mark, "accounts: at least one account is "
-		    "required");
-		return;
-	}
 	conf->accounts = xcalloc(count, sizeof(struct account));
 	conf->naccounts = count;
 	st = xcalloc(count, sizeof(*st));
@@ -1721,14 +1728,7 @@ kw_rules(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	yaml_node_t		*n;
 	size_t			 count, i, j;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v->start_mark, "rules: expected a sequence, got %s",
-		    node_kind(v));
-		return;
-	}
-	count = (size_t)(v->data.sequence.items.top -
-	    v->data.sequence.items.start);
-	if (count == 0)
+	if ((count = sequence_items(p, v, "rules", NULL, NULL)) == 0)
 		return;
 	conf->rules = xcalloc(count, sizeof(struct rule));
 	conf->nrules = count;
@@ -1942,18 +1942,9 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	char			 where[64];
 	size_t			 count, i;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v->start_mark, "actions: expected a sequence, got %s",
-		    node_kind(v));
+	if ((count = sequence_items(p, v, "actions", NULL,
+	    "at least one action is required")) == 0)
 		return;
-	}
-	count = (size_t)(v->data.sequence.items.top -
-	    v->data.sequence.items.start);
-	if (count == 0) {
-		perr(p, v->start_mark, "actions: at least one action is "
-		    "required");
-		return;
-	}
 	rp->r->actions = xcalloc(count, sizeof(struct action));
 	rp->r->nactions = count;
 	for (i = 0; i < count; i++) {
@@ -2038,18 +2029,10 @@ kw_exec(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 
 	if (claim_kind(p, k, ap, ACTION_EXEC) == -1)
 		return;
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v->start_mark, "exec: expected a sequence (program "
-		    "and arguments), got %s", node_kind(v));
+	if ((count = sequence_items(p, v, "exec",
+	    "a sequence (program and arguments)",
+	    "needs at least the program to run")) == 0)
 		return;
-	}
-	count = (size_t)(v->data.sequence.items.top -
-	    v->data.sequence.items.start);
-	if (count == 0) {
-		perr(p, v->start_mark, "exec: needs at least the program to "
-		    "run");
-		return;
-	}
 	a->argv = xcalloc(count + 1, sizeof(char *));
 	for (i = 0; i < count; i++) {
 		n = yaml_document_get_node(p->doc,
@@ -2344,14 +2327,7 @@ kw_triggers(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	yaml_node_t		*n;
 	size_t			 count, i, j;
 
-	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v->start_mark, "triggers: expected a sequence, got %s",
-		    node_kind(v));
-		return;
-	}
-	count = (size_t)(v->data.sequence.items.top -
-	    v->data.sequence.items.start);
-	if (count == 0)
+	if ((count = sequence_items(p, v, "triggers", NULL, NULL)) == 0)
 		return;
 	conf->triggers = xcalloc(count, sizeof(struct trigger));
 	conf->ntriggers = count;
