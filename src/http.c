@@ -60,6 +60,7 @@ struct conn {
 	struct evhttp_connection	*evcon;
 	struct event			*deadline;
 	int				 fd;
+	int				 on_unix;	/* accepted on a Unix socket */
 	int				 replying;	/* reply not flushed yet */
 };
 
@@ -127,6 +128,7 @@ static const int reject_status[REJECT_MAX] = {
 
 static void	route(struct evhttp_request *, void *);
 static void	connection_closed(struct evhttp_connection *, void *);
+static struct conn *conn_of(struct server *, struct evhttp_request *);
 static void	serve_healthz(struct server *, struct evhttp_request *);
 static void	serve_metrics(struct server *, struct evhttp_request *);
 
@@ -553,10 +555,40 @@ claim_done(struct commit_req *creq, void *arg)
 	free(p);
 }
 
+/* 1 if fd is a socket accepted on a Unix socket. */
+static int
+fd_is_unix(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    ss.ss_family == AF_UNIX;
+}
+
+/*
+ * Whether req came over a Unix socket. Per connection, not per server:
+ * systemd may pass a Unix and a TCP socket together, and libevent names a
+ * Unix peer "localhost".
+ */
+static int
+peer_is_unix(struct server *srv, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct conn			*c;
+
+	if ((c = conn_of(srv, req)) != NULL)
+		return c->on_unix;
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return 0;
+	return fd_is_unix(bufferevent_getfd(
+	    evhttp_connection_get_bufferevent(evcon)));
+}
+
 /* Build the callback record from the request; -1 when out of memory. */
 static int
-read_request(struct evhttp_request *req, const struct method *m,
-    struct callback *cb, size_t *hsize)
+read_request(struct server *srv, struct evhttp_request *req,
+    const struct method *m, struct callback *cb, size_t *hsize)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -564,8 +596,6 @@ read_request(struct evhttp_request *req, const struct method *m,
 	char			*peer = NULL;
 	ev_uint16_t		 port;
 	size_t			 len;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof ss;
 
 	cb->received_at = now_ms();
 	if ((cb->method = strdup(m->name)) == NULL ||
@@ -580,13 +610,7 @@ read_request(struct evhttp_request *req, const struct method *m,
 	cb->bodylen = len;
 	if (evcon != NULL)
 		evhttp_connection_get_peer(evcon, &peer, &port);
-	/*
-	 * Per connection, not per server: systemd may pass a Unix and a TCP
-	 * socket together, and libevent names a Unix peer "localhost".
-	 */
-	if (evcon != NULL && getsockname(bufferevent_getfd(
-	    evhttp_connection_get_bufferevent(evcon)),
-	    (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_UNIX)
+	if (peer_is_unix(srv, req))
 		peer = NULL;
 	if ((cb->remote = strdup(peer != NULL ? peer : "unix")) == NULL)
 		return -1;
@@ -618,7 +642,7 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 		return;
 	}
 	if ((cb = calloc(1, sizeof *cb)) == NULL ||
-	    read_request(req, m, cb, &hsize) == -1)
+	    read_request(srv, req, m, cb, &hsize) == -1)
 		goto unavailable;
 	/* Checked here too: a reload's max_body applies to open connections. */
 	if (cb->bodylen > srv->conf->limits.max_body) {
@@ -939,6 +963,7 @@ conn_new(struct server *srv, struct evhttp_connection *evcon, int fd)
 	c->srv = srv;
 	c->evcon = evcon;
 	c->fd = fd;
+	c->on_unix = fd_is_unix(fd);
 	/*
 	 * A conn still here for this descriptor is of a connection whose
 	 * close we did not see (the descriptor was closed, so it is gone).
