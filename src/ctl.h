@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "signature.h"
 #include "usagehook.h"
 
 #define EXIT_OK		0
@@ -122,12 +123,15 @@ int		 cmd_check_config(struct ctl *, const struct command *, int,
 int		 cmd_sign(struct ctl *, const struct command *, int, char **);
 int		 cmd_send(struct ctl *, const struct command *, int, char **);
 /*
- * The auth token to sign with: the token file, else the config account
- * whose sid is sid (the first account when sid is NULL), its secondary
- * token if asked. Allocated (free with freezero_str); NULL after a message.
+ * Sign url (and params, NULL for GET-style requests) into sig with the
+ * token file, else the token of the config account whose sid is sid (the
+ * first account when sid is NULL), its secondary token if asked. The token
+ * is wiped before returning; -1 after a message.
  */
-char		*ctl_signing_token(struct ctl *, const struct command *,
-		    const char *token_file, const char *sid, int secondary);
+int		 ctl_sign(struct ctl *, const struct command *,
+		    const char *token_file, const char *sid, int secondary,
+		    const char *url, const struct params *params,
+		    char sig[SIGNATURE_LEN + 1]);
 /* listen as an address to connect to: wildcards become loopback; allocated. */
 char		*ctl_listen_connect(const char *listen);
 /* The URL the daemon will reconstruct for its path; allocated. */

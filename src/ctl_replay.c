@@ -194,7 +194,7 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	const char		*to = NULL, *connect_arg = NULL, *sig, *dup;
 	const char		*token_file = NULL, *ca_file = NULL, *key;
 	char			*target = NULL, *connect = NULL, *base = NULL;
-	char			*token = NULL, *err = NULL, **hdrs = NULL;
+	char			*err = NULL, **hdrs = NULL;
 	char			 newsig[SIGNATURE_LEN + 1];
 	size_t			 nh = 0, i;
 	long			 timeout = REPLAY_TIMEOUT;
@@ -277,14 +277,10 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		if (method_has_body(r.method) &&
 		    stored_params(cmd, &r, &p) != EXIT_OK)
 			goto out;
-		if ((token = ctl_signing_token(ctl, cmd, token_file,
-		    r.account_sid, secondary)) == NULL)
+		if (ctl_sign(ctl, cmd, token_file, r.account_sid, secondary,
+		    target, method_has_body(r.method) ? &p : NULL,
+		    newsig) == -1)
 			goto out;
-		if (signature_compute(token, target, method_has_body(r.method) ?
-		    &p : NULL, newsig) == -1) {
-			cmd_fail(cmd, "cannot compute the signature");
-			goto out;
-		}
 		sig = newsig;
 		resigned = 1;
 		fprintf(stderr, "usagehookctl: replay: re-signed for %.*s%s "
@@ -368,7 +364,6 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 out:
 	client_response_free(&resp);
 	client_url_free(&u);
-	freezero_str(token);
 	free_lines(hdrs, nh);
 	free(err);
 	free(base);

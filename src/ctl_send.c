@@ -90,8 +90,13 @@ read_token_file(const char *path, char **err)
 	return tok;
 }
 
-char *
-ctl_signing_token(struct ctl *ctl, const struct command *cmd,
+/*
+ * The auth token to sign with: the token file, else the config account
+ * whose sid is sid (the first account when sid is NULL), its secondary
+ * token if asked. Allocated (free with freezero_str); NULL after a message.
+ */
+static char *
+signing_token(struct ctl *ctl, const struct command *cmd,
     const char *token_file, const char *sid, int secondary)
 {
 	const struct account	*acct;
@@ -125,6 +130,23 @@ ctl_signing_token(struct ctl *ctl, const struct command *cmd,
 		return NULL;
 	}
 	return xstrdup(secondary ? acct->secondary : acct->token);
+}
+
+int
+ctl_sign(struct ctl *ctl, const struct command *cmd, const char *token_file,
+    const char *sid, int secondary, const char *url,
+    const struct params *params, char sig[SIGNATURE_LEN + 1])
+{
+	char	*token;
+	int	 rc;
+
+	if ((token = signing_token(ctl, cmd, token_file, sid, secondary)) ==
+	    NULL)
+		return -1;
+	if ((rc = signature_compute(token, url, params, sig)) == -1)
+		cmd_fail(cmd, "cannot compute the signature");
+	freezero_str(token);
+	return rc;
 }
 
 /* Upper-cased method if Twilio may use it; 1 if its params go in a body. */
@@ -268,7 +290,7 @@ cmd_sign(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	};
 	struct params	 p = { NULL, 0, 0, NULL };
 	char		*url = NULL, *method = NULL, *signed_url = NULL;
-	char		*sid = NULL, *token = NULL, sig[SIGNATURE_LEN + 1];
+	char		*sid = NULL, sig[SIGNATURE_LEN + 1];
 	char		*uerr = NULL;
 	const char	*token_file = NULL;
 	int		 ch, secondary = 0, verbose = 0, body = 1;
@@ -313,19 +335,14 @@ cmd_sign(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 
 	signed_url = body ? xstrdup(url) : url_with_query(url, &p);
 	sid = account_sid_of(&p, signed_url);
-	if ((token = ctl_signing_token(ctl, cmd, token_file, sid, secondary)) ==
-	    NULL)
+	if (ctl_sign(ctl, cmd, token_file, sid, secondary, signed_url,
+	    body ? &p : NULL, sig) == -1)
 		goto out;
-	if (signature_compute(token, signed_url, body ? &p : NULL, sig) == -1) {
-		cmd_fail(cmd, "cannot compute the signature");
-		goto out;
-	}
 	if (verbose)
 		fprintf(stderr, "url: %s\n", signed_url);
 	printf("%s\n", sig);
 	rc = EXIT_OK;
 out:
-	freezero_str(token);
 	free(sid);
 	free(signed_url);
 	params_free(&p);
@@ -510,7 +527,7 @@ cmd_send(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct params		 p = { NULL, 0, 0, NULL };
 	struct config		*conf;
 	char			*url = NULL, *method = NULL, *connect = NULL;
-	char			*req_url = NULL, *form = NULL, *token = NULL;
+	char			*req_url = NULL, *form = NULL;
 	char			*sid = NULL, *err = NULL, *end;
 	char			 sig[SIGNATURE_LEN + 1], *sighdr = NULL;
 	char			**uhdrs = NULL;
@@ -617,15 +634,9 @@ cmd_send(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		form = client_form_encode(&p);
 
 	sid = account_sid_of(&p, req_url);
-	if ((token = ctl_signing_token(ctl, cmd, token_file, sid, secondary)) ==
-	    NULL)
+	if (ctl_sign(ctl, cmd, token_file, sid, secondary, req_url,
+	    body ? &p : NULL, sig) == -1)
 		goto out;
-	if (signature_compute(token, req_url, body ? &p : NULL, sig) == -1) {
-		cmd_fail(cmd, "cannot compute the signature");
-		goto out;
-	}
-	freezero_str(token);
-	token = NULL;
 
 	/* Our headers, unless -H gives the same name; then the -H ones. */
 	hdrs = xreallocarray(NULL, nuhdrs + 4, sizeof *hdrs);
@@ -671,7 +682,6 @@ cmd_send(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		    resp.body[resp.bodylen - 1] == '\n' ? "" : "\n");
 out:
 	client_response_free(&resp);
-	freezero_str(token);
 	free(err);
 	free(sighdr);
 	free(hdrs);
