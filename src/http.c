@@ -766,6 +766,8 @@ serve_metrics(struct server *srv, struct evhttp_request *req)
 {
 	struct evbuffer	*buf;
 
+	/* The gauge is the count pace_listener keeps. */
+	srv->metrics->connections = srv->connections;
 	if ((buf = evbuffer_new()) == NULL || metrics_write(srv->metrics,
 	    buf) == -1) {
 		if (buf != NULL)
@@ -934,7 +936,6 @@ connection_closed(struct evhttp_connection *evcon, void *arg)
 	/* A reply not flushed by now never will be: no longer in flight. */
 	conn_free(c);
 	srv->connections--;
-	srv->metrics->connections = srv->connections;
 	pace_listener(srv);
 }
 
@@ -1000,7 +1001,6 @@ adopt_fresh(evutil_socket_t fd, short events, void *arg)
 			srv->connections--;
 	}
 	srv->nfresh = 0;
-	srv->metrics->connections = srv->connections;
 	pace_listener(srv);
 }
 

@@ -30,7 +30,7 @@ struct metrics {
 	uint64_t	body_too_large;		/* 413 we answered (evhttp's own are not seen) */
 	uint64_t	not_found;
 	uint64_t	timed_out;		/* request not whole in request_timeout */
-	uint64_t	connections;		/* open now (a gauge) */
+	uint64_t	connections;		/* open, set when written */
 	uint64_t	unmatched;		/* stored, no rule matched */
 	uint64_t	jobs_done;
 	uint64_t	jobs_failed;		/* attempts that will be retried */
