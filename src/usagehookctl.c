@@ -10,6 +10,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "version.h"
 
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
@@ -46,8 +47,10 @@ usage(FILE *f)
 
 	fprintf(f, "usage: usagehookctl [-c CONFIG] [-d DATABASE] COMMAND "
 	    "[ARGS]\n  -c, --config FILE     configuration file (default %s)\n"
+	    "                        ($USAGEHOOKD_CONFIG overrides the default)\n"
 	    "  -d, --database FILE   database (default: the config's)\n"
-	    "commands:\n", DEFAULT_CONFIG);
+	    "  -V, --version         print the versions and exit\n"
+	    "commands:\n", config_default_file());
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 }
@@ -59,6 +62,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "database", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl	 ctl;
@@ -66,13 +70,13 @@ main(int argc, char **argv)
 	int		 ch, rc;
 
 	memset(&ctl, 0, sizeof ctl);
-	ctl.config_file = DEFAULT_CONFIG;
+	ctl.config_file = config_default_file();
 	log_init("usagehookctl", 0);
 	/* A peer that closes under TLS must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:c:d:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+:c:d:hV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -84,6 +88,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			version_print(stdout, "usagehookctl");
 			return EXIT_OK;
 		case ':':
 			fprintf(stderr, "usagehookctl: option %s needs a "

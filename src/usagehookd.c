@@ -23,6 +23,7 @@
 #include "housekeeping.h"
 #include "notify.h"
 #include "store.h"
+#include "version.h"
 
 #define DRAIN_SECONDS	10
 
@@ -46,10 +47,14 @@ struct daemon {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: usagehookd [-v] [-c config] [-n | --check-config]\n"
-	    "  -c, --config FILE    configuration file (default %s)\n"
+	fprintf(f, "usage: usagehookd [-v] [-c config] [-n | --check-config] "
+	    "[--version]\n"
+	    "  -c, --config FILE    configuration file (default %s;\n"
+	    "                       $USAGEHOOKD_CONFIG overrides the default)\n"
 	    "  -n, --check-config   check the configuration and exit\n"
-	    "  -v, --verbose        log debug messages\n", DEFAULT_CONFIG);
+	    "  -v, --verbose        log debug messages\n"
+	    "  -V, --version        print the versions and exit\n",
+	    config_default_file());
 }
 
 static void
@@ -185,6 +190,7 @@ main(int argc, char *argv[])
 		{ "check-config",	no_argument,		NULL, 'n' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ "help",		no_argument,		NULL, 'h' },
+		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
@@ -199,8 +205,8 @@ main(int argc, char *argv[])
 	int		 ch, check = 0, verbose = 0, recovered, nfds, fd;
 
 	memset(&d, 0, sizeof d);
-	d.config_file = DEFAULT_CONFIG;
-	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
+	d.config_file = config_default_file();
+	while ((ch = getopt_long(argc, argv, "c:nvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.config_file = optarg;
@@ -213,6 +219,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			version_print(stdout, "usagehookd");
 			return 0;
 		default:
 			usage(stderr);
