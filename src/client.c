@@ -311,11 +311,15 @@ dest_parse(const struct client_request *req, const struct client_url *u,
 		d->path = xstrdup(c + 5);
 		return 0;
 	}
+	/* No scheme keeps the URL's: https stays TLS to another address. */
+	d->tls = u->tls;
 	if (strncasecmp(c, "https://", 8) == 0) {
 		d->tls = 1;
 		c += 8;
-	} else if (strncasecmp(c, "http://", 7) == 0)
+	} else if (strncasecmp(c, "http://", 7) == 0) {
+		d->tls = 0;
 		c += 7;
+	}
 	if (split_hostport(c, strcspn(c, "/"), &d->host, &d->port,
 	    &why) == -1) {
 		seterr(err, "connect %s: %s", req->connect, why);

@@ -357,15 +357,16 @@ ctl_listen_connect(const char *listen)
 
 	if (strncmp(listen, "unix:", 5) == 0)
 		return xstrdup(listen);
+	/* The daemon's listener speaks plain HTTP whatever the public URL. */
 	if ((colon = strrchr(listen, ':')) == NULL)
-		return xstrdup(listen);
-	if (colon == listen || strncmp(listen, "0.0.0.0:", 8) == 0 ||
+		xasprintf(&out, "http://%s", listen);
+	else if (colon == listen || strncmp(listen, "0.0.0.0:", 8) == 0 ||
 	    strncmp(listen, "*:", 2) == 0)
-		xasprintf(&out, "127.0.0.1%s", colon);
+		xasprintf(&out, "http://127.0.0.1%s", colon);
 	else if (strncmp(listen, "[::]:", 5) == 0)
-		xasprintf(&out, "[::1]%s", colon);
+		xasprintf(&out, "http://[::1]%s", colon);
 	else
-		out = xstrdup(listen);
+		xasprintf(&out, "http://%s", listen);
 	return out;
 }
 
@@ -380,7 +381,7 @@ ctl_default_url(const struct config *conf)
 		xasprintf(&url, "http://localhost%s", conf->path);
 	else {
 		c = ctl_listen_connect(conf->listen);
-		xasprintf(&url, "http://%s%s", c, conf->path);
+		xasprintf(&url, "%s%s", c, conf->path);
 		free(c);
 	}
 	return url;

@@ -18,7 +18,8 @@ static const struct command commands[] = {
 	    "[--limit N] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
-	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] [--connect ADDR] "
+	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
+	    "[--connect [http[s]://]ADDR] "
 	    "[--resign] [--dry-run] [--token-file F] [--secondary] "
 	    "[--ca-file F] [--timeout SEC] [-v] [--json]" },
 	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME] [--json]" },
@@ -31,7 +32,8 @@ static const struct command commands[] = {
 	{ "purge", cmd_purge, "purge --older-than DURATION [--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
 	    "[--secondary] [-v] [K=V ...]" },
-	{ "send", cmd_send, "send [--url URL] [--connect ADDR] [--method M] "
+	{ "send", cmd_send, "send [--url URL] [--connect [http[s]://]ADDR] "
+	    "[--method M] "
 	    "[--token-file F] [--secondary] [--ca-file F] [-H 'Name: value'] "
 	    "[--timeout SEC] [--bare] [-v] [K=V ...]" },
 	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"

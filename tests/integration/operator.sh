@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # operator.sh: what an operator types first: --version on both programs,
-# USAGEHOOKD_CONFIG as the default configuration file.
+# USAGEHOOKD_CONFIG as the default configuration file, send --connect
+# keeping the URL's scheme.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -31,5 +32,39 @@ like "$(USAGEHOOKD_CONFIG=$T/x.yaml "$UH_D" --help)" "default $T/x.yaml" \
     "usagehookd --help shows the default in use"
 like "$(USAGEHOOKD_CONFIG=$T/x.yaml "$UH_CTL" --help)" "default $T/x.yaml" \
     "usagehookctl --help shows the default in use"
+
+# send --url https://… --connect HOST:PORT speaks TLS to HOST:PORT (the
+# URL's scheme), the certificate checked against the URL's host.
+SINK=$top_builddir/tests/fixtures/sink
+(
+	cd "$T" || exit 1
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
+	    -days 2 -subj /CN=usagehookd-test-ca &&
+	openssl req -newkey rsa:2048 -nodes -keyout hooks.key -out hooks.csr \
+	    -subj /CN=hooks.test &&
+	printf 'subjectAltName=DNS:hooks.test\n' >hooks.ext &&
+	openssl x509 -req -in hooks.csr -CA ca.pem -CAkey ca.key \
+	    -CAcreateserial -out hooks.pem -days 2 -extfile hooks.ext
+) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+"$SINK" -o "$T/tls.out" -p "$T/tls.port" -c "$T/hooks.pem" -k "$T/hooks.key" \
+    >>"$T/sink.log" 2>&1 </dev/null &
+uh_track "$!"
+uh_wait 10 test -s "$T/tls.port" || bail "the TLS sink did not start"
+TLS_PORT=$(cat "$T/tls.port")
+out=$(uh_send --url "https://hooks.test/twilio/usage" \
+    --connect "127.0.0.1:$TLS_PORT" --ca-file "$T/ca.pem" 2>&1)
+like "$out" "^200 " "send --url https://… --connect ADDR speaks TLS to ADDR"
+like "$(cat "$T/tls.out" 2>/dev/null)" "^POST /twilio/usage" \
+    "... and the TLS server got the request"
+out=$(ctl send --url "https://hooks.test/twilio/usage" \
+    --connect "127.0.0.1:$TLS_PORT" 2>&1)
+like "$out" "certificate" "... the certificate checked (no --ca-file: refused)"
+# http://ADDR: plain HTTP whatever the URL, as to the daemon's own listener.
+out=$(ctl send --url "https://hooks.test/twilio/usage" \
+    --connect "http://127.0.0.1:$TLS_PORT" --timeout 5 2>&1)
+unlike "$out" "^200 " "send --connect http://ADDR speaks plain HTTP (the TLS port refuses it)"
+uh_start
+out=$(uh_send --url "$UH_PUBLIC_URL$UH_PATH" --connect "$UH_LISTEN" 2>&1)
+like "$out" "^200 " "send --connect to the daemon's listener (plain) still works"
 
 done_testing
