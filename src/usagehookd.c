@@ -24,12 +24,15 @@
 #include "notify.h"
 #include "store.h"
 #include "version.h"
+#include "xmalloc.h"
 
 #define DRAIN_SECONDS	10
 
 struct daemon {
 	const char		*config_file;
 	struct config		*conf;
+	char			*listening;	/* listen at start; NULL: systemd's */
+	char			*database;	/* database at start */
 	struct event_base	*base;
 	struct store		*store;
 	struct committer	*committer;
@@ -94,12 +97,13 @@ reload(struct daemon *d)
 		return -1;
 	}
 	free(errs);
-	if (strcmp(conf->listen, d->conf->listen) != 0)
-		log_warnx("reload: listen changed to %s; restart to apply",
-		    conf->listen);
-	if (strcmp(conf->database, d->conf->database) != 0)
-		log_warnx("reload: database changed to %s; restart to apply",
-		    conf->database);
+	/* Against what runs, not the last file: a change undone is none. */
+	if (d->listening != NULL && strcmp(conf->listen, d->listening) != 0)
+		log_warnx("reload: listen changed to %s; still listening on "
+		    "%s until a restart", conf->listen, d->listening);
+	if (strcmp(conf->database, d->database) != 0)
+		log_warnx("reload: database changed to %s; still using %s "
+		    "until a restart", conf->database, d->database);
 	server_set_config(d->server, conf);
 	/* The dispatcher frees the old one once no running job uses it. */
 	dispatcher_set_config(d->dispatcher, conf);
@@ -294,6 +298,8 @@ main(int argc, char *argv[])
 		    "is not used", fd, fdnames[fd - NOTIFY_LISTEN_FDS_START]);
 	}
 	notify_names_free(fdnames, nfds);
+	d.database = xstrdup(d.conf->database);
+	d.listening = nfds > 0 ? NULL : xstrdup(d.conf->listen);
 	where = nfds > 0 ? "sockets passed by systemd" : d.conf->listen;
 	if (nfds == 0 && server_listen(d.server, d.conf->listen) == -1)
 		fatalx("cannot listen on %s (key 'listen' in %s)",
@@ -335,6 +341,8 @@ main(int argc, char *argv[])
 	if (d.watchdog != NULL)
 		event_free(d.watchdog);
 	event_base_free(d.base);
+	free(d.listening);
+	free(d.database);
 	log_info("stopped");
 	return 0;
 }

@@ -67,4 +67,20 @@ uh_start
 out=$(uh_send --url "$UH_PUBLIC_URL$UH_PATH" --connect "$UH_LISTEN" 2>&1)
 like "$out" "^200 " "send --connect to the daemon's listener (plain) still works"
 
+# Reload: a listen changed is reported against the running address, so a
+# change undone by the next reload is not reported again.
+cp "$UH_CONF" "$T/running.yaml"
+sed -i "s|^listen: .*|listen: \"unix:$T/elsewhere.sock\"|" "$UH_CONF"
+kill -HUP "$UH_PID"
+uh_wait 10 grep -q "reloaded " "$UH_LOG"
+is "$(grep -c 'listen changed' "$UH_LOG")" 1 "reload: a changed listen is reported"
+like "$(grep 'listen changed' "$UH_LOG")" "still listening on $UH_LISTEN" \
+    "... naming the address still in use"
+cp "$T/running.yaml" "$UH_CONF"
+kill -HUP "$UH_PID"
+uh_wait 10 test "$(grep -c 'reloaded ' "$UH_LOG")" -ge 2
+is "$(grep -c 'reloaded ' "$UH_LOG")" 2 "the second reload is done"
+is "$(grep -c 'listen changed' "$UH_LOG")" 1 \
+    "reload: listen set back to the running address is not reported"
+
 done_testing
