@@ -116,6 +116,8 @@ void		 json_params(struct json *, const char *key,
 void		 json_end(struct json *);
 /* The one JSON string escaper: s[0..len) quoted onto f. */
 void		 json_escape(FILE *, const char *s, size_t len);
+/* A stored body onto stdout as is, plus a newline on a terminal. */
+void		 print_raw_body(const char *body, size_t len);
 
 /* ctl_send.c */
 int		 cmd_check_config(struct ctl *, const struct command *, int,

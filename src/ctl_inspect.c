@@ -291,8 +291,7 @@ print_raw(const struct callback_row *r)
 	if (r->headers != NULL)
 		fputs(r->headers, stdout);
 	fputs("\r\n", stdout);
-	if (r->body != NULL && r->bodylen > 0)
-		fwrite(r->body, 1, r->bodylen, stdout);
+	print_raw_body(r->body, r->bodylen);
 }
 
 /* show: one callback, its parameters and its jobs. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "xmalloc.h"
@@ -380,4 +381,18 @@ json_escape(FILE *f, const char *str, size_t len)
 		i++;
 	}
 	fputc('"', f);
+}
+
+/*
+ * A raw request's body, byte for byte; on a terminal a newline is added
+ * when it does not end with one, so the prompt is not glued to it.
+ */
+void
+print_raw_body(const char *body, size_t len)
+{
+	if (body != NULL && len > 0)
+		fwrite(body, 1, len, stdout);
+	if (isatty(STDOUT_FILENO) && (len == 0 || body == NULL ||
+	    body[len - 1] != '\n'))
+		putchar('\n');
 }

@@ -319,8 +319,7 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		for (i = 0; i < nh; i++)
 			printf("%s\r\n", hdrs[i]);
 		fputs("\r\n", stdout);
-		if (r.bodylen > 0)
-			fwrite(r.body, 1, r.bodylen, stdout);
+		print_raw_body(r.body, r.bodylen);
 		rc = EXIT_OK;
 		goto out;
 	}

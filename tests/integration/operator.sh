@@ -83,4 +83,23 @@ is "$(grep -c 'reloaded ' "$UH_LOG")" 2 "the second reload is done"
 is "$(grep -c 'listen changed' "$UH_LOG")" 1 \
     "reload: listen set back to the running address is not reported"
 
+# show --raw and replay --dry-run: byte for byte into a pipe, and ending
+# with a newline on a terminal (script(1) gives them one).
+uh_send IdempotencyToken=op-raw >/dev/null
+last_byte() { tail -c 1 | od -An -c | tr -d ' '; }
+isnt "$(ctl show op-raw --raw | last_byte)" '\n' \
+    "show --raw into a pipe is byte for byte (no newline added)"
+if command -v script >/dev/null 2>&1; then
+	tty_out() {
+		script -qec "$(printf '%q ' "$UH_CTL" -c "$UH_CONF" "$@")" /dev/null
+	}
+	is "$(tty_out show op-raw --raw | last_byte)" '\n' \
+	    "show --raw on a terminal ends with a newline"
+	is "$(tty_out replay op-raw --dry-run 2>/dev/null | last_byte)" '\n' \
+	    "replay --dry-run on a terminal ends with a newline"
+else
+	skip "show --raw on a terminal" "script(1) is not installed (apt-get install bsdutils)"
+	skip "replay --dry-run on a terminal" "script(1) is not installed (apt-get install bsdutils)"
+fi
+
 done_testing
