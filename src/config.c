@@ -2672,12 +2672,68 @@ config_dir(const char *path)
 	return out;
 }
 
+/* What to do about libyaml's commonest complaints, in our words. */
+static const char *
+syntax_hint(const char *problem, const char *text, size_t len, size_t at)
+{
+	static const struct {
+		const char	*problem;	/* libyaml's text, a prefix */
+		const char	*chars;		/* at the mark; NULL: any */
+		const char	*hint;
+	} hints[] = {
+		{ "found character that cannot start any token", "\t",
+		    "YAML indents with spaces, not tabs" },
+		{ "found character that cannot start any token", "<>=!@`%|&*",
+		    "quote the value: a comparison such as \">= 500\" or a "
+		    "value starting with one of < > = ! @ ` % | & * must be in "
+		    "quotes" },
+		{ "mapping values are not allowed", NULL,
+		    "quote a value that contains \": \" (a URL, a message), "
+		    "or check the indentation of this line" },
+		{ "did not find expected ',' or '}'", NULL,
+		    "in { … } separate entries with ',' and quote values "
+		    "containing ',', ':', '{' or '}'" },
+		{ "did not find expected ',' or ']'", NULL,
+		    "in [ … ] separate items with ',' and quote items "
+		    "containing ',', ':', '[' or ']'" },
+		{ "did not find expected node content", NULL,
+		    "a value is missing here, or one containing ':' (such as "
+		    "\"::1\") must be quoted" },
+		{ "did not find expected key", NULL,
+		    "check the indentation: this line does not line up with "
+		    "the keys above it" },
+		{ "could not find expected ':'", NULL,
+		    "a key needs ': ' after it, or a line was indented or "
+		    "wrapped by mistake" },
+		{ "found unexpected end of stream", NULL,
+		    "a quote or bracket opened earlier is never closed" },
+		{ "found unknown escape character", NULL,
+		    "in \"double quotes\" a backslash starts an escape: use "
+		    "'single quotes' or write \\\\" },
+	};
+	size_t	i;
+	char	c = at < len ? text[at] : '\0';
+
+	if (problem == NULL)
+		return NULL;
+	for (i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+		if (strncmp(problem, hints[i].problem,
+		    strlen(hints[i].problem)) != 0)
+			continue;
+		if (hints[i].chars == NULL ||
+		    (c != '\0' && strchr(hints[i].chars, c) != NULL))
+			return hints[i].hint;
+	}
+	return NULL;
+}
+
 /* A libyaml parser error as file:line:col; reader errors only carry an offset. */
 static void
 syntax_error(struct parse *p, const yaml_parser_t *parser, const char *text,
     size_t len)
 {
 	yaml_mark_t	mark;
+	const char	*hint;
 	size_t		i;
 
 	if (parser->error == YAML_MEMORY_ERROR)
@@ -2693,14 +2749,17 @@ syntax_error(struct parse *p, const yaml_parser_t *parser, const char *text,
 				mark.column++;
 		}
 	}
+	hint = syntax_hint(parser->problem, text, len, mark.index);
 	if (parser->context != NULL)
-		perr(p, mark, "syntax error: %s (%s at line %zu, column %zu)",
+		perr(p, mark, "syntax error: %s (%s at line %zu, column %zu)%s%s",
 		    parser->problem ? parser->problem : "malformed YAML",
 		    parser->context, parser->context_mark.line + 1,
-		    parser->context_mark.column + 1);
+		    parser->context_mark.column + 1, hint ? "; " : "",
+		    hint ? hint : "");
 	else
-		perr(p, mark, "syntax error: %s",
-		    parser->problem ? parser->problem : "malformed YAML");
+		perr(p, mark, "syntax error: %s%s%s",
+		    parser->problem ? parser->problem : "malformed YAML",
+		    hint ? "; " : "", hint ? hint : "");
 }
 
 /* Read, parse and check the file; every problem is printed, then NULL. */

@@ -102,4 +102,22 @@ else
 	skip "replay --dry-run on a terminal" "script(1) is not installed (apt-get install bsdutils)"
 fi
 
+# libyaml's syntax errors come with a hint for the common mistakes.
+hint_for() {
+	printf '%s\n' "$1" >"$T/hint.yaml"
+	timeout 30 "$UH_CTL" -c "$T/hint.yaml" check-config 2>&1
+}
+like "$(hint_for 'rules: [{ name: a, match: { CurrentValue: >= 500 } }]')" \
+    'hint.yaml:1:43: syntax error: .*; quote the value: a comparison such as ">= 500"' \
+    "an unquoted '>= 500' in a flow mapping: file:line:col and 'quote the value'"
+like "$(hint_for "$(printf 'rules:\n\t- name: a')")" \
+    "hint.yaml:2:1: .*spaces, not tabs" "a tab in the indentation: 'spaces, not tabs'"
+like "$(hint_for 'log: "a\q"')" "single quotes" "a backslash in double quotes: use single quotes"
+like "$(hint_for 'public_url: https://a.example: 8443')" 'quote a value that contains ": "' \
+    "a ': ' inside a value: quote it"
+like "$(hint_for 'trusted_proxies: [127.0.0.1, localhost')" "separate items with ','" \
+    "an unclosed [ … ]: the hint names the separators"
+like "$(hint_for 'trusted_proxies: [127.0.0.1, ::1]')" '"::1"\) must be quoted' \
+    "an unquoted ::1 in [ … ]: quote it"
+
 done_testing
