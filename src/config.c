@@ -2699,6 +2699,9 @@ syntax_hint(const char *problem, const char *text, size_t len, size_t at)
 		{ "did not find expected node content", NULL,
 		    "a value is missing here, or one containing ':' (such as "
 		    "\"::1\") must be quoted" },
+		{ "did not find expected '-' indicator", NULL,
+		    "check the indentation: the items of a list start with "
+		    "'- ' in one column" },
 		{ "did not find expected key", NULL,
 		    "check the indentation: this line does not line up with "
 		    "the keys above it" },

@@ -635,13 +635,17 @@ test_yaml_syntax_error_reports_line(void **state)
 	    "    auth_token_file: token\n"
 	    "   listen: 127.0.0.1:8080\n",
 	    "5:4: syntax error: did not find expected '-' indicator (while "
-	    "parsing a block collection at line 3, column 3)\n");
+	    "parsing a block collection at line 3, column 3); check the "
+	    "indentation: the items of a list start with '- ' in one "
+	    "column\n");
 	assert_refused(e,
 	    "database: db\n"
 	    "accounts: [{sid: " SID_A ", auth_token_file: token}\n"
 	    "limits: {}\n",
 	    "3:1: syntax error: did not find expected ',' or ']' (while "
-	    "parsing a flow sequence at line 2, column 11)\n");
+	    "parsing a flow sequence at line 2, column 11); in [ … ] "
+	    "separate items with ',' and quote items containing ',', ':', "
+	    "'[' or ']'\n");
 }
 
 static void
