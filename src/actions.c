@@ -1043,7 +1043,7 @@ http_fail(struct run *r, int cleanup)
 	if (h->bev != NULL && (dns = bufferevent_socket_get_dns_error(h->bev))
 	    != 0) {
 		run_finish(r, 0, "cannot resolve %s: %s", h->host,
-		    evutil_gai_strerror(dns));
+		    dns_error(dns));
 		return;
 	}
 	if (h->req_error == EVREQ_HTTP_TIMEOUT + 1) {

@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "client.h"
+#include "https.h"
 #include "xmalloc.h"
 
 /* One connection: a non-blocking socket, TLS on top when ssl is set. */
@@ -438,8 +439,8 @@ conn_open(struct conn *c, const struct dest *d, char **peerbuf, char **err)
 		rc = getaddrinfo(d->host, d->port, &hints, &res);
 	}
 	if (rc != 0) {
-		seterr(err, "resolve %s: %s", d->host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		seterr(err, "cannot resolve %s: %s", d->host,
+		    rc == EAI_SYSTEM ? strerror(errno) : dns_error(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {

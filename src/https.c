@@ -5,11 +5,13 @@
 #include <netinet/in.h>
 
 #include <stdio.h>
+#include <netdb.h>
 #include <string.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -137,4 +139,23 @@ https_error(struct bufferevent *bev, long verify_error, char *buf,
 		return NULL;
 	snprintf(buf, len, "%s", why);
 	return buf;
+}
+
+const char *
+dns_error(int code)
+{
+	if (code == EVUTIL_EAI_NONAME || code == EAI_NONAME
+#ifdef EAI_NODATA
+	    || code == EAI_NODATA
+#endif
+	    )
+		return "no such host (the name does not resolve)";
+	if (code == EVUTIL_EAI_AGAIN || code == EAI_AGAIN)
+		return "DNS lookup failed for now (no answer from the "
+		    "resolver; check /etc/resolv.conf and the network)";
+	if (code == EVUTIL_EAI_FAIL || code == EAI_FAIL)
+		return "DNS lookup failed (the resolver refused)";
+	if (code == EVUTIL_EAI_CANCEL)
+		return "DNS lookup cancelled";
+	return evutil_gai_strerror(code);
 }

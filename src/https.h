@@ -32,5 +32,11 @@ struct bufferevent *https_bev_new(struct event_base *, SSL_CTX *,
  */
 const char	*https_error(struct bufferevent *bev, long verify_error,
 		    char *buf, size_t len);
+/*
+ * A DNS failure (an EVUTIL_EAI_* code from libevent or an EAI_* code from
+ * getaddrinfo) in plain words, not libevent's BSD text ("nodename nor
+ * servname provided, or not known").
+ */
+const char	*dns_error(int code);
 
 #endif

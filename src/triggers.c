@@ -272,8 +272,9 @@ ex_fail(struct exchange *ex, char **err)
 	if (https_error(ex->bev, ex->verify_error, buf, sizeof buf) != NULL)
 		seterr(err, "TLS: %s (%s:%d)", buf, tw->host, tw->port);
 	else if ((dns = bufferevent_socket_get_dns_error(ex->bev)) != 0)
-		seterr(err, "cannot resolve %s: %s", tw->host,
-		    evutil_gai_strerror(dns));
+		seterr(err, "cannot resolve %s: %s; is the API base right? "
+		    "(twilio_api in the configuration, --api-base on the "
+		    "command line)", tw->host, dns_error(dns));
 	else if (ex->timed_out || ex->req_error == EVREQ_HTTP_TIMEOUT + 1)
 		seterr(err, "no answer from %s:%d within %d s", tw->host,
 		    tw->port, TWILIO_TIMEOUT_MS / 1000);

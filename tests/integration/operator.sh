@@ -120,4 +120,15 @@ like "$(hint_for 'trusted_proxies: [127.0.0.1, localhost')" "separate items with
 like "$(hint_for 'trusted_proxies: [127.0.0.1, ::1]')" '"::1"\) must be quoted' \
     "an unquoted ::1 in [ … ]: quote it"
 
+# A name that does not resolve: said in plain words, with where to look.
+out=$(timeout 60 "$UH_CTL" -c "$UH_CONF" triggers list \
+    --api-base https://no-such-host.invalid 2>&1)
+like "$out" "cannot resolve no-such-host.invalid: (no such host|DNS lookup failed)" \
+    "triggers: a name that does not resolve is said in plain words"
+like "$out" "twilio_api.*--api-base" "... suggesting twilio_api / --api-base"
+unlike "$out" "nodename nor servname" "... not libevent's BSD text"
+out=$(timeout 60 "$UH_CTL" -c "$UH_CONF" send --url https://no-such-host.invalid/x 2>&1)
+like "$out" "cannot resolve no-such-host.invalid: (no such host|DNS lookup failed)" \
+    "send: the same words"
+
 done_testing
