@@ -131,4 +131,14 @@ out=$(timeout 60 "$UH_CTL" -c "$UH_CONF" send --url https://no-such-host.invalid
 like "$out" "cannot resolve no-such-host.invalid: (no such host|DNS lookup failed)" \
     "send: the same words"
 
+# The request log line carries the whole IdempotencyToken, so it can be
+# pasted into show: a real one is 108 characters, the longest 256.
+long=op-long-$(printf 'x%.0s' $(seq 1 248))
+is "${#long}" 256 "a 256-byte token"
+uh_send IdempotencyToken="$long" >/dev/null
+uh_wait 10 grep -q "IdempotencyToken=$long " "$UH_LOG"
+ok "the log line holds the whole 256-byte IdempotencyToken" grep -q "IdempotencyToken=$long " "$UH_LOG"
+tok=$(sed -n "s/.*IdempotencyToken=\(op-long-[^ ]*\) .*/\1/p" "$UH_LOG" | tail -n 1)
+like "$(ctl show "$tok" 2>&1)" "$long" "... and show finds it by what the log says"
+
 done_testing
