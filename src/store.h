@@ -1,4 +1,4 @@
-/* store.h: SQLite: schema and migrations, the claim, rejected, queries. */
+/* store.h: the one storage interface (SQLite or PostgreSQL behind it). */
 #ifndef STORE_H
 #define STORE_H
 

@@ -1,4 +1,4 @@
-/* store.c: SQLite: schema and migrations, the claim, rejected, queries. */
+/* store_sqlite.c: SQLite: schema, migrations, the claim, rejected, queries. */
 #include "config-sys.h"
 
 #include <inttypes.h>
@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_backend.h"
 #include "xmalloc.h"
 
 #define BUSY_TIMEOUT_MS	5000
@@ -195,6 +196,7 @@ static const char *const job_states[] = {
 };
 
 struct store {
+	const struct store_ops *ops;	/* first: store.c dispatches on it */
 	sqlite3		*db;
 	char		*path;
 	int		 readonly;
@@ -468,8 +470,10 @@ set_wal(struct store *s, char **err)
 	return -1;
 }
 
-struct store *
-store_open(const char *path, int readonly, char **err)
+static void	sqlite_close(struct store *);
+
+static struct store *
+sqlite_open(const char *path, int readonly, char **err)
 {
 	struct store	*s;
 	int		 flags, rc;
@@ -478,6 +482,7 @@ store_open(const char *path, int readonly, char **err)
 	if (err != NULL)
 		*err = NULL;
 	s = xcalloc(1, sizeof *s);
+	s->ops = &store_sqlite_ops;
 	s->path = xstrdup(path);
 	s->readonly = readonly;
 
@@ -533,12 +538,12 @@ store_open(const char *path, int readonly, char **err)
 	return s;
 
 bad:
-	store_close(s);
+	sqlite_close(s);
 	return NULL;
 }
 
-void
-store_close(struct store *s)
+static void
+sqlite_close(struct store *s)
 {
 	size_t	i;
 
@@ -552,28 +557,28 @@ store_close(struct store *s)
 	free(s);
 }
 
-const char *
-store_errmsg(struct store *s)
+static const char *
+sqlite_errmsg(struct store *s)
 {
 	if (s == NULL)
 		return "no database";
 	return s->err[0] != '\0' ? s->err : "no error";
 }
 
-int
-store_schema_version(struct store *s)
+static int
+sqlite_schema_version(struct store *s)
 {
 	return s->version;
 }
 
-int
-store_schema_latest(void)
+static int
+sqlite_schema_latest(void)
 {
 	return SCHEMA_LATEST;
 }
 
-int
-store_begin(struct store *s)
+static int
+sqlite_begin(struct store *s)
 {
 	if (run(s, ST_BEGIN, "BEGIN IMMEDIATE") == -1)
 		return -1;
@@ -581,8 +586,8 @@ store_begin(struct store *s)
 	return 0;
 }
 
-int
-store_commit(struct store *s)
+static int
+sqlite_commit(struct store *s)
 {
 	int	r;
 
@@ -598,8 +603,8 @@ store_commit(struct store *s)
 	return r;
 }
 
-int
-store_rollback(struct store *s)
+static int
+sqlite_rollback(struct store *s)
 {
 	s->txn = 0;
 	/* SQLite may already have rolled back after an I/O or full error. */
@@ -645,8 +650,8 @@ insert_jobs(struct store *s, const struct job_spec *jobs, size_t njobs,
 	return 0;
 }
 
-enum claim
-store_claim(struct store *s, const struct callback *cb,
+static enum claim
+sqlite_claim(struct store *s, const struct callback *cb,
     const struct job_spec *jobs, size_t njobs)
 {
 	sqlite3_stmt		*st = s->st[ST_CLAIM];
@@ -734,8 +739,8 @@ end_own(struct store *s, int own, int r)
 	return -1;
 }
 
-int
-store_reject(struct store *s, const struct rejection *r)
+static int
+sqlite_reject(struct store *s, const struct rejection *r)
 {
 	sqlite3_stmt	*st = s->st[ST_REJECT];
 	sqlite3_int64	 cut;
@@ -771,8 +776,8 @@ out:
 	return end_own(s, own, rv);
 }
 
-int
-store_probe(struct store *s)
+static int
+sqlite_probe(struct store *s)
 {
 	int	own, rv;
 
@@ -783,8 +788,8 @@ store_probe(struct store *s)
 	return end_own(s, own, rv);
 }
 
-int64_t
-store_count(struct store *s, const char *table)
+static int64_t
+sqlite_count(struct store *s, const char *table)
 {
 	sqlite3_stmt	*st;
 	int64_t		 n = -1;
@@ -811,8 +816,8 @@ store_count(struct store *s, const char *table)
 	return n;
 }
 
-int
-store_duplicates(struct store *s, const char *token)
+static int
+sqlite_duplicates(struct store *s, const char *token)
 {
 	sqlite3_stmt	*st = s->st[ST_DUPLICATES_OF];
 	int		 n = -1, rc;
@@ -870,8 +875,8 @@ store_job_rows_free(struct job_row *rows, size_t n)
 	free(rows);
 }
 
-int
-store_jobs_due(struct store *s, int64_t now, size_t limit,
+static int
+sqlite_jobs_due(struct store *s, int64_t now, size_t limit,
     struct job_row **rowsp, size_t *np)
 {
 	sqlite3_stmt	*st = s->st[ST_JOBS_DUE];
@@ -917,8 +922,8 @@ store_jobs_due(struct store *s, int64_t now, size_t limit,
 	return 0;
 }
 
-int
-store_job_update(struct store *s, const struct job_update *u)
+static int
+sqlite_job_update(struct store *s, const struct job_update *u)
 {
 	sqlite3_stmt	*st;
 	int		 own, rv;
@@ -942,8 +947,8 @@ store_job_update(struct store *s, const struct job_update *u)
 	return end_own(s, own, rv);
 }
 
-int64_t
-store_jobs_next(struct store *s)
+static int64_t
+sqlite_jobs_next(struct store *s)
 {
 	sqlite3_stmt	*st = s->st[ST_JOBS_NEXT];
 	int64_t		 next = -1;
@@ -955,8 +960,8 @@ store_jobs_next(struct store *s)
 	return next;
 }
 
-int
-store_jobs_recover(struct store *s)
+static int
+sqlite_jobs_recover(struct store *s)
 {
 	int	own, rv, n;
 
@@ -1094,8 +1099,8 @@ store_callback_rows_free(struct callback_row *rows, size_t n)
  * row down to since; the category and trigger filters are checked on the
  * rows it meets (no index of their own: each would cost every claim).
  */
-int
-store_callbacks_list(struct store *s, const struct callback_filter *flt,
+static int
+sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
     struct callback_row **rowsp, size_t *np)
 {
 	sqlite3_stmt		*st;
@@ -1159,8 +1164,8 @@ is_row_id(const char *s)
 	return i > 0 && i <= 18;
 }
 
-int
-store_callback_find(struct store *s, const char *key, struct callback_row *r)
+static int
+sqlite_callback_find(struct store *s, const char *key, struct callback_row *r)
 {
 	static const char *const sql[2] = {
 		"SELECT " CALLBACK_COLUMNS ", headers, body FROM callbacks"
@@ -1236,8 +1241,8 @@ store_job_listings_free(struct job_listing *rows, size_t n)
 	free(rows);
 }
 
-int
-store_jobs_list(struct store *s, const struct job_filter *flt,
+static int
+sqlite_jobs_list(struct store *s, const struct job_filter *flt,
     struct job_listing **rowsp, size_t *np)
 {
 	sqlite3_stmt		*st;
@@ -1285,8 +1290,8 @@ store_jobs_list(struct store *s, const struct job_filter *flt,
 	return 0;
 }
 
-int
-store_jobs_add(struct store *s, int64_t callback_id,
+static int
+sqlite_jobs_add(struct store *s, int64_t callback_id,
     const struct job_spec *jobs, size_t njobs, int64_t *ids)
 {
 	sqlite3_stmt	*st = s->st[ST_JOB_INSERT];
@@ -1310,8 +1315,8 @@ store_jobs_add(struct store *s, int64_t callback_id,
 	return end_own(s, own, rv);
 }
 
-int
-store_job_retry(struct store *s, int64_t id)
+static int
+sqlite_job_retry(struct store *s, int64_t id)
 {
 	sqlite3_stmt	*st;
 	int64_t		 at = now_ms();
@@ -1379,8 +1384,8 @@ store_rejected_listings_free(struct rejected_listing *rows, size_t n)
 	free(rows);
 }
 
-int
-store_rejected_list(struct store *s, size_t limit,
+static int
+sqlite_rejected_list(struct store *s, size_t limit,
     struct rejected_listing **rowsp, size_t *np)
 {
 	sqlite3_stmt		*st;
@@ -1440,8 +1445,8 @@ store_count_rows_free(struct count_row *rows, size_t n)
 	free(rows);
 }
 
-int
-store_stats(struct store *s, enum store_stat which, int64_t since,
+static int
+sqlite_stats(struct store *s, enum store_stat which, int64_t since,
     struct count_row **rowsp, size_t *np)
 {
 	sqlite3_stmt		*st;
@@ -1518,8 +1523,8 @@ purge_table(struct store *s, const char *sql, int64_t before, int64_t *count)
 	return 0;
 }
 
-int
-store_purge(struct store *s, int64_t callbacks_before_ms,
+static int
+sqlite_purge(struct store *s, int64_t callbacks_before_ms,
     int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej)
 {
 	int64_t	a = 0, b = 0;
@@ -1540,8 +1545,8 @@ store_purge(struct store *s, int64_t callbacks_before_ms,
 	return rv;
 }
 
-int
-store_autocheckpoint(struct store *s, int pages)
+static int
+sqlite_autocheckpoint(struct store *s, int pages)
 {
 	if (sqlite3_wal_autocheckpoint(s->db, pages) != SQLITE_OK) {
 		set_dberr(s, "wal_autocheckpoint");
@@ -1550,8 +1555,8 @@ store_autocheckpoint(struct store *s, int pages)
 	return 0;
 }
 
-int
-store_checkpoint(struct store *s, int *left)
+static int
+sqlite_checkpoint(struct store *s, int *left)
 {
 	int	nlog = 0, nckpt = 0, rc;
 
@@ -1566,3 +1571,34 @@ store_checkpoint(struct store *s, int *left)
 		*left = nlog > nckpt ? nlog - nckpt : 0;
 	return 0;
 }
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.errmsg = sqlite_errmsg,
+	.schema_version = sqlite_schema_version,
+	.schema_latest = sqlite_schema_latest,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.claim = sqlite_claim,
+	.reject = sqlite_reject,
+	.probe = sqlite_probe,
+	.count = sqlite_count,
+	.duplicates = sqlite_duplicates,
+	.jobs_due = sqlite_jobs_due,
+	.job_update = sqlite_job_update,
+	.jobs_next = sqlite_jobs_next,
+	.jobs_recover = sqlite_jobs_recover,
+	.callbacks_list = sqlite_callbacks_list,
+	.callback_find = sqlite_callback_find,
+	.jobs_list = sqlite_jobs_list,
+	.jobs_add = sqlite_jobs_add,
+	.job_retry = sqlite_job_retry,
+	.rejected_list = sqlite_rejected_list,
+	.stats = sqlite_stats,
+	.purge = sqlite_purge,
+	.autocheckpoint = sqlite_autocheckpoint,
+	.checkpoint = sqlite_checkpoint,
+};

@@ -1,0 +1,195 @@
+/* store_api.c: store.h, dispatched to the backend chosen at open. */
+#include "config-sys.h"
+
+#include <string.h>
+
+#include "store.h"
+#include "store_backend.h"
+
+/* What every backend's struct store starts with. */
+struct store_head {
+	const struct store_ops	*ops;
+};
+
+#define OPS(s)	(((const struct store_head *)(const void *)(s))->ops)
+
+/* The backend a database setting names: a path is SQLite. */
+static const struct store_ops *
+backend_of(const char *path)
+{
+	return &store_sqlite_ops;
+}
+
+struct store *
+store_open(const char *path, int readonly, char **err)
+{
+	return backend_of(path)->open(path, readonly, err);
+}
+
+void
+store_close(struct store *s)
+{
+	if (s != NULL)
+		OPS(s)->close(s);
+}
+
+const char *
+store_errmsg(struct store *s)
+{
+	if (s == NULL)
+		return "no database";
+	return OPS(s)->errmsg(s);
+}
+
+int
+store_schema_version(struct store *s)
+{
+	return OPS(s)->schema_version(s);
+}
+
+int
+store_schema_latest(void)
+{
+	return store_sqlite_ops.schema_latest();
+}
+
+int
+store_begin(struct store *s)
+{
+	return OPS(s)->begin(s);
+}
+
+int
+store_commit(struct store *s)
+{
+	return OPS(s)->commit(s);
+}
+
+int
+store_rollback(struct store *s)
+{
+	return OPS(s)->rollback(s);
+}
+
+enum claim
+store_claim(struct store *s, const struct callback *cb,
+    const struct job_spec *jobs, size_t njobs)
+{
+	return OPS(s)->claim(s, cb, jobs, njobs);
+}
+
+int
+store_reject(struct store *s, const struct rejection *r)
+{
+	return OPS(s)->reject(s, r);
+}
+
+int
+store_probe(struct store *s)
+{
+	return OPS(s)->probe(s);
+}
+
+int64_t
+store_count(struct store *s, const char *table)
+{
+	return OPS(s)->count(s, table);
+}
+
+int
+store_duplicates(struct store *s, const char *token)
+{
+	return OPS(s)->duplicates(s, token);
+}
+
+int
+store_jobs_due(struct store *s, int64_t now, size_t limit,
+    struct job_row **rows, size_t *n)
+{
+	return OPS(s)->jobs_due(s, now, limit, rows, n);
+}
+
+int
+store_job_update(struct store *s, const struct job_update *u)
+{
+	return OPS(s)->job_update(s, u);
+}
+
+int64_t
+store_jobs_next(struct store *s)
+{
+	return OPS(s)->jobs_next(s);
+}
+
+int
+store_jobs_recover(struct store *s)
+{
+	return OPS(s)->jobs_recover(s);
+}
+
+int
+store_callbacks_list(struct store *s, const struct callback_filter *flt,
+    struct callback_row **rows, size_t *n)
+{
+	return OPS(s)->callbacks_list(s, flt, rows, n);
+}
+
+int
+store_callback_find(struct store *s, const char *key, struct callback_row *r)
+{
+	return OPS(s)->callback_find(s, key, r);
+}
+
+int
+store_jobs_list(struct store *s, const struct job_filter *flt,
+    struct job_listing **rows, size_t *n)
+{
+	return OPS(s)->jobs_list(s, flt, rows, n);
+}
+
+int
+store_jobs_add(struct store *s, int64_t callback_id,
+    const struct job_spec *jobs, size_t njobs, int64_t *ids)
+{
+	return OPS(s)->jobs_add(s, callback_id, jobs, njobs, ids);
+}
+
+int
+store_job_retry(struct store *s, int64_t id)
+{
+	return OPS(s)->job_retry(s, id);
+}
+
+int
+store_rejected_list(struct store *s, size_t limit,
+    struct rejected_listing **rows, size_t *n)
+{
+	return OPS(s)->rejected_list(s, limit, rows, n);
+}
+
+int
+store_stats(struct store *s, enum store_stat which, int64_t since,
+    struct count_row **rows, size_t *n)
+{
+	return OPS(s)->stats(s, which, since, rows, n);
+}
+
+int
+store_purge(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej)
+{
+	return OPS(s)->purge(s, callbacks_before_ms, rejected_before_ms, ncb,
+	    nrej);
+}
+
+int
+store_autocheckpoint(struct store *s, int pages)
+{
+	return OPS(s)->autocheckpoint(s, pages);
+}
+
+int
+store_checkpoint(struct store *s, int *left)
+{
+	return OPS(s)->checkpoint(s, left);
+}

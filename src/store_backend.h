@@ -1,0 +1,54 @@
+/* store_backend.h: what a storage backend implements behind store.h. */
+#ifndef STORE_BACKEND_H
+#define STORE_BACKEND_H
+
+#include "store.h"
+
+/*
+ * Every backend's struct store starts with a pointer to its table, so that
+ * store_api.c can dispatch without knowing the rest of it.
+ */
+struct store_ops {
+	const char	*name;
+	struct store	*(*open)(const char *, int, char **);
+	void		 (*close)(struct store *);
+	const char	*(*errmsg)(struct store *);
+	int		 (*schema_version)(struct store *);
+	int		 (*schema_latest)(void);
+	int		 (*begin)(struct store *);
+	int		 (*commit)(struct store *);
+	int		 (*rollback)(struct store *);
+	enum claim	 (*claim)(struct store *, const struct callback *,
+			    const struct job_spec *, size_t);
+	int		 (*reject)(struct store *, const struct rejection *);
+	int		 (*probe)(struct store *);
+	int64_t		 (*count)(struct store *, const char *);
+	int		 (*duplicates)(struct store *, const char *);
+	int		 (*jobs_due)(struct store *, int64_t, size_t,
+			    struct job_row **, size_t *);
+	int		 (*job_update)(struct store *, const struct job_update *);
+	int64_t		 (*jobs_next)(struct store *);
+	int		 (*jobs_recover)(struct store *);
+	int		 (*callbacks_list)(struct store *,
+			    const struct callback_filter *,
+			    struct callback_row **, size_t *);
+	int		 (*callback_find)(struct store *, const char *,
+			    struct callback_row *);
+	int		 (*jobs_list)(struct store *, const struct job_filter *,
+			    struct job_listing **, size_t *);
+	int		 (*jobs_add)(struct store *, int64_t,
+			    const struct job_spec *, size_t, int64_t *);
+	int		 (*job_retry)(struct store *, int64_t);
+	int		 (*rejected_list)(struct store *, size_t,
+			    struct rejected_listing **, size_t *);
+	int		 (*stats)(struct store *, enum store_stat, int64_t,
+			    struct count_row **, size_t *);
+	int		 (*purge)(struct store *, int64_t, int64_t, int64_t *,
+			    int64_t *);
+	int		 (*autocheckpoint)(struct store *, int);
+	int		 (*checkpoint)(struct store *, int *);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif
