@@ -517,7 +517,7 @@ claim_done(struct commit_req *creq, void *arg)
 	struct pending	*p = arg;
 	struct server	*srv = p->srv;
 	struct timespec	 end;
-	char		 tok[96], u[256];
+	char		 tok[TOKEN_MAX + 1], u[256];
 	double		 ms;
 	int		 status = 200;
 
