@@ -120,6 +120,8 @@ void		 json_escape(FILE *, const char *s, size_t len);
 void		 print_raw_body(const char *body, size_t len);
 
 /* ctl_send.c */
+int		 cmd_categories(struct ctl *, const struct command *, int,
+		    char **);
 int		 cmd_check_config(struct ctl *, const struct command *, int,
 		    char **);
 int		 cmd_sign(struct ctl *, const struct command *, int, char **);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "rules.h"
 #include "signature.h"
 #include "xmalloc.h"
 
@@ -267,6 +268,47 @@ cmd_check_config(struct ctl *ctl, const struct command *cmd, int argc,
 	if (ctl_config(ctl) == NULL)
 		return EXIT_FAIL;
 	printf("configuration OK\n");
+	return EXIT_OK;
+}
+
+/* categories: Twilio's usage categories, one a line (for completion too). */
+int
+cmd_categories(struct ctl *ctl, const struct command *cmd, int argc,
+    char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *const		*list;
+	struct json			 j;
+	size_t				 i, n;
+	int				 ch, json = 0;
+
+	(void)ctl;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 'h')
+			return cmd_help(cmd);
+		else
+			return bad_option(cmd, ch, argv);
+	}
+	if (optind < argc)
+		return cmd_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	list = category_list(&n);
+	if (json) {
+		json_init(&j, stdout);
+		json_open(&j, NULL, 1);
+		for (i = 0; i < n; i++)
+			json_str(&j, NULL, list[i]);
+		json_close(&j, 1);
+		json_end(&j);
+	} else
+		for (i = 0; i < n; i++)
+			printf("%s\n", list[i]);
 	return EXIT_OK;
 }
 

@@ -14,6 +14,7 @@
 
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
+	{ "categories", cmd_categories, "categories [--json]" },
 	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] "
 	    "[--limit N] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
