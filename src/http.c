@@ -452,8 +452,13 @@ verify(struct server *srv, struct callback *cb, int body, char *why,
 		for (i = 0; i < conf->naccounts && rv == 0; i++)
 			rv = signature_verify(&conf->accounts[i], cb->url, bp,
 			    cb->signature);
-	if (rv != 0)
-		return rv < 0 ? -1 : 1;
+	if (rv > 0) {
+		cb->verified_by = rv;
+		srv->metrics->verified[rv - 1]++;
+		return 1;
+	}
+	if (rv < 0)
+		return -1;
 
 	if ((n = signature_url_candidates(cb->url, cand)) == 0)
 		return -1;
@@ -518,12 +523,17 @@ claim_done(struct commit_req *creq, void *arg)
 	struct server	*srv = p->srv;
 	struct timespec	 end;
 	char		 tok[TOKEN_MAX + 1], u[256];
+	const char	*cat;
 	double		 ms;
 	int		 status = 200;
 
 	switch (creq->result) {
 	case CLAIM_NEW:
 		srv->metrics->accepted++;
+		srv->metrics->last_accepted = time(NULL);
+		cat = p->cb->f.usage_category;
+		metrics_count(&srv->metrics->callbacks, p->cb->f.account_sid,
+		    cat != NULL && category_known(cat) ? cat : "other");
 		if (p->njobs == 0)
 			srv->metrics->unmatched++;
 		else
@@ -544,6 +554,7 @@ claim_done(struct commit_req *creq, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	ms = (end.tv_sec - p->start.tv_sec) * 1e3 +
 	    (end.tv_nsec - p->start.tv_nsec) / 1e6;
+	metrics_request(srv->metrics, ms / 1e3);
 	/* The path only: for GET-style methods the query repeats the token. */
 	log_info("%s %.*s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
 	    (int)strcspn(printable(p->cb->uri, u, sizeof u), "?"), u, status,

@@ -343,6 +343,7 @@ main(int argc, char *argv[])
 	event_base_free(d.base);
 	free(d.listening);
 	free(d.database);
+	metrics_free(&d.metrics);
 	log_info("stopped");
 	return 0;
 }
