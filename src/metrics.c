@@ -288,6 +288,15 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "# TYPE usagehookd_last_accepted_timestamp_seconds gauge\n"
 	    "usagehookd_last_accepted_timestamp_seconds %lld\n",
 	    (long long)m->last_accepted) < 0;
+	err |= evbuffer_add_printf(b, "# HELP usagehookd_start_time_seconds "
+	    "When the daemon started (Unix time).\n"
+	    "# TYPE usagehookd_start_time_seconds gauge\n"
+	    "usagehookd_start_time_seconds %lld\n"
+	    "# HELP usagehookd_triggers_declared UsageTriggers declared in the "
+	    "configuration (triggers:), which should fire callbacks.\n"
+	    "# TYPE usagehookd_triggers_declared gauge\n"
+	    "usagehookd_triggers_declared %llu\n", (long long)m->started,
+	    (unsigned long long)m->triggers) < 0;
 	err |= evbuffer_add_printf(b, "# HELP usagehookd_verified_total "
 	    "Signatures verified, by the account token that matched (when "
 	    "secondary stays 0 after a rotation, the old token can go).\n"

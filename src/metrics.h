@@ -68,6 +68,8 @@ struct metrics {
 	double		request_sum;
 	uint64_t	verified[2];		/* by the primary, secondary token */
 	int64_t		last_accepted;		/* Unix time, 0: none yet */
+	int64_t		started;		/* Unix time the daemon started */
+	uint64_t	triggers;		/* declared in the configuration */
 	struct metrics_labelled callbacks;	/* account, category */
 	struct metrics_labelled jobs;		/* rule, outcome */
 };

@@ -109,6 +109,7 @@ reload(struct daemon *d)
 	dispatcher_set_config(d->dispatcher, conf);
 	housekeeping_set(d->housekeeping, &conf->retention);
 	d->conf = conf;
+	d->metrics.triggers = conf->ntriggers;
 	log_info("reloaded %s", d->config_file);
 	return 0;
 }
@@ -299,6 +300,8 @@ main(int argc, char *argv[])
 	}
 	notify_names_free(fdnames, nfds);
 	d.database = xstrdup(d.conf->database);
+	d.metrics.started = time(NULL);
+	d.metrics.triggers = d.conf->ntriggers;
 	d.listening = nfds > 0 ? NULL : xstrdup(d.conf->listen);
 	where = nfds > 0 ? "sockets passed by systemd" : d.conf->listen;
 	if (nfds == 0 && server_listen(d.server, d.conf->listen) == -1)

@@ -63,4 +63,28 @@ else
 	skip "promtool check metrics" "promtool is not installed (apt-get install prometheus)"
 fi
 
+# contrib/: the alerting rules load, and the dashboard and the rules name
+# only metrics this daemon exports (checked against the /metrics above).
+RULES=$top_srcdir/contrib/prometheus/usagehookd-rules.yml
+DASH=$top_srcdir/contrib/grafana/usagehookd.json
+if command -v promtool >/dev/null 2>&1; then
+	out=$(promtool check rules "$RULES" 2>&1)
+	is "$?" 0 "promtool check rules contrib/prometheus/usagehookd-rules.yml"
+	[ "$?" -eq 0 ] || diag "$out"
+else
+	skip "promtool check rules" "promtool is not installed (apt-get install prometheus)"
+fi
+if command -v python3 >/dev/null 2>&1; then
+	ok "the Grafana dashboard is valid JSON" python3 -m json.tool "$DASH"
+else
+	skip "the Grafana dashboard is valid JSON" "python3 is not installed"
+fi
+exported=$(sed -n 's/^\(usagehookd_[a-z_]*\).*/\1/p' "$T/metrics" | sort -u)
+for f in "$DASH" "$RULES"; do
+	named=$(grep -o 'usagehookd_[a-z_]*' "$f" | sort -u)
+	isnt "$named" "" "${f##*/} names usagehookd metrics"
+	is "$(comm -23 <(printf '%s\n' "$named") <(printf '%s\n' "$exported") | tr '\n' ' ')" "" \
+	    "${f##*/} names only metrics /metrics exports"
+done
+
 done_testing
