@@ -843,21 +843,31 @@ int
 cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
+		{ "all-dead", no_argument, NULL, 'A' },
+		{ "rule", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct job_filter	 jf;
-	struct job_listing	*row = NULL;
+	struct job_listing	*row = NULL, *dead = NULL;
 	struct store		*s;
 	struct json		 j;
-	size_t			 n = 0;
-	int64_t			 id;
-	int			 ch, i, r, json = 0, rc = EXIT_OK;
+	const char		*rule = NULL;
+	int64_t			*ids, id;
+	size_t			 n = 0, ndead = 0, nids = 0, k;
+	int			 ch, i, r, json = 0, all = 0, rc = EXIT_OK;
+	char			 idbuf[24];
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			all = 1;
+			break;
+		case 'r':
+			rule = optarg;
+			break;
 		case 'j':
 			json = 1;
 			break;
@@ -867,27 +877,50 @@ cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			return bad_option(cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
+	if (all && optind < argc)
+		return cmd_usage(cmd, "--all-dead or job ids, not both");
+	if (rule != NULL && !all)
+		return cmd_usage(cmd, "--rule goes with --all-dead");
+	if (!all && optind >= argc)
 		return cmd_usage(cmd, "which job? give its id (see "
-		    "usagehookctl jobs --dead)");
+		    "usagehookctl jobs --dead), or --all-dead");
 	for (i = optind; i < argc; i++)
 		if (parse_id(argv[i], &id) == -1)
 			return cmd_usage(cmd, "'%s' is not a job id", argv[i]);
 	if ((s = ctl_store(ctl, cmd, 0)) == NULL)
 		return EXIT_FAIL;
+	if (all) {
+		memset(&jf, 0, sizeof jf);
+		jf.state = "dead";
+		if (store_jobs_list(s, &jf, &dead, &ndead) == -1)
+			return cmd_fail(cmd, "%s", store_errmsg(s));
+		ids = xreallocarray(NULL, ndead + 1, sizeof *ids);
+		for (k = 0; k < ndead; k++)
+			if (rule == NULL || strcmp(dead[k].rule, rule) == 0)
+				ids[nids++] = dead[k].id;
+		store_job_listings_free(dead, ndead);
+		if (nids == 0 && !json)
+			printf("no dead job%s%s\n", rule ? " of rule " : "",
+			    rule ? rule : "");
+	} else {
+		ids = xreallocarray(NULL, argc - optind, sizeof *ids);
+		for (i = optind; i < argc; i++)
+			parse_id(argv[i], &ids[nids++]);
+	}
 	if (json) {
 		json_init(&j, stdout);
 		json_open(&j, NULL, 1);
 	}
-	for (i = optind; i < argc; i++) {
-		parse_id(argv[i], &id);
+	for (k = 0; k < nids; k++) {
+		id = ids[k];
+		snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 		n = 0;
 		row = NULL;
 		memset(&jf, 0, sizeof jf);
 		jf.id = id;
 		if ((r = store_job_retry(s, id)) == -1 ||
 		    (r == 0 && store_jobs_list(s, &jf, &row, &n) == -1)) {
-			rc = cmd_fail(cmd, "job %s: %s", argv[i],
+			rc = cmd_fail(cmd, "job %s: %s", idbuf,
 			    store_errmsg(s));
 			break;
 		}
@@ -913,6 +946,7 @@ cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			    "was not changed", id, row->state);
 		store_job_listings_free(row, n);
 	}
+	free(ids);
 	if (json) {
 		json_close(&j, 1);
 		json_end(&j);

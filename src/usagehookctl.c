@@ -28,7 +28,8 @@ static const struct command commands[] = {
 	    "[--param K=V ...] [--json]" },
 	{ "jobs", cmd_jobs, "jobs [--dead | --state STATE] [--limit N] "
 	    "[--json]" },
-	{ "retry", cmd_retry, "retry JOB... [--json]" },
+	{ "retry", cmd_retry, "retry JOB... | --all-dead [--rule R] "
+	    "[--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
 	{ "purge", cmd_purge, "purge --older-than DURATION [--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "

@@ -141,4 +141,33 @@ ok "the log line holds the whole 256-byte IdempotencyToken" grep -q "Idempotency
 tok=$(sed -n "s/.*IdempotencyToken=\(op-long-[^ ]*\) .*/\1/p" "$UH_LOG" | tail -n 1)
 like "$(ctl show "$tok" 2>&1)" "$long" "... and show finds it by what the log says"
 
+# retry --all-dead [--rule R]: after the target is fixed, every dead job
+# (of one rule) runs again.
+uh_stop
+printf '#!/bin/sh\n[ -f "%s/fixed" ] || exit 3\necho "$1" >>"%s/retried"\n' "$T" "$T" >"$T/flaky.sh"
+chmod +x "$T/flaky.sh"
+mk_config "dispatch: { max_attempts: 1 }" "rules:" \
+    "  - name: first" "    match: { UsageCategory: sms }" "    continue: true" \
+    "    actions: [ { exec: [\"$T/flaky.sh\", first] } ]" \
+    "  - name: second" "    match: { UsageCategory: sms }" \
+    "    actions: [ { exec: [\"$T/flaky.sh\", second] } ]"
+uh_start
+uh_send IdempotencyToken=op-dead-1 UsageCategory=sms >/dev/null
+uh_send IdempotencyToken=op-dead-2 UsageCategory=sms >/dev/null
+ndead() { ctl jobs --dead --json | grep -c '"id"'; }
+uh_wait 30 test "$(ndead)" -ge 4
+is "$(ndead)" 4 "four dead jobs (two callbacks, two rules, one attempt each)"
+touch "$T/fixed"
+out=$(ctl retry --all-dead --rule first)
+is "$(printf '%s\n' "$out" | grep -c ' queued$')" 2 "retry --all-dead --rule first queues that rule's two"
+uh_wait 30 test "$(grep -c first "$T/retried" 2>/dev/null)" -ge 2
+is "$(ndead)" 2 "... and leaves the other rule's dead"
+out=$(ctl retry --all-dead)
+is "$(printf '%s\n' "$out" | grep -c ' queued$')" 2 "retry --all-dead queues the rest"
+uh_wait 30 test "$(grep -c second "$T/retried" 2>/dev/null)" -ge 2
+is "$(ndead)" 0 "no dead job is left"
+is "$(ctl retry --all-dead)" "no dead job" "retry --all-dead with none: says so"
+ctl retry --all-dead 12 >/dev/null 2>&1
+is "$?" 2 "retry --all-dead with ids: a usage error"
+
 done_testing
