@@ -94,6 +94,7 @@ const char	*fmt_int(int64_t, char buf[24]);
 /* A JSON writer: pretty-printed, one document, then a newline. */
 struct json {
 	FILE	*f;
+	int	 compact;		/* one line, as json lines want */
 	int	 depth;
 	int	 n[JSON_DEPTH];		/* values written at each depth */
 };
@@ -152,6 +153,9 @@ int		 cmd_jobs(struct ctl *, const struct command *, int, char **);
 int		 cmd_retry(struct ctl *, const struct command *, int, char **);
 int		 cmd_stats(struct ctl *, const struct command *, int, char **);
 int		 cmd_purge(struct ctl *, const struct command *, int, char **);
+
+/* ctl_tail.c */
+int		 cmd_tail(struct ctl *, const struct command *, int, char **);
 
 /* ctl_triggers.c */
 /* triggers list|fetch|create|update|delete|plan|apply: Twilio's REST API. */

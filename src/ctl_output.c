@@ -216,9 +216,13 @@ json_sep(struct json *j, const char *key)
 	int	i;
 
 	if (j->depth > 0) {
-		fputs(j->n[j->depth] > 0 ? ",\n" : "\n", j->f);
-		for (i = 0; i < j->depth; i++)
-			fputs("  ", j->f);
+		if (j->compact)
+			fputs(j->n[j->depth] > 0 ? ", " : "", j->f);
+		else {
+			fputs(j->n[j->depth] > 0 ? ",\n" : "\n", j->f);
+			for (i = 0; i < j->depth; i++)
+				fputs("  ", j->f);
+		}
 		j->n[j->depth]++;
 	}
 	if (key != NULL) {
@@ -242,7 +246,7 @@ json_close(struct json *j, int array)
 {
 	int	i;
 
-	if (j->n[j->depth--] > 0) {
+	if (j->n[j->depth--] > 0 && !j->compact) {
 		fputc('\n', j->f);
 		for (i = 0; i < j->depth; i++)
 			fputs("  ", j->f);

@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	    "[--json]" },
 	{ "retry", cmd_retry, "retry JOB... | --all-dead [--rule R] "
 	    "[--json]" },
+	{ "tail", cmd_tail, "tail [--since T] [--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
 	{ "purge", cmd_purge, "purge --older-than DURATION [--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "

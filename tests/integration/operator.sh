@@ -170,4 +170,37 @@ is "$(ctl retry --all-dead)" "no dead job" "retry --all-dead with none: says so"
 ctl retry --all-dead 12 >/dev/null 2>&1
 is "$?" 2 "retry --all-dead with ids: a usage error"
 
+# tail: new callbacks and job outcomes as they happen, one JSON object a
+# line with --json; SIGTERM ends it with 0.
+# --since the next whole second, so what came before is not news however
+# late the tails start.
+t0=$(($(date +%s) + 1))
+uh_wait 5 test "$(date +%s)" -ge "$t0"
+since=$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)
+timeout 60 "$UH_CTL" -c "$UH_CONF" tail --json --since "$since" >"$T/tail.json" 2>"$T/tail.err" &
+tailpid=$!
+uh_track "$tailpid"
+timeout 60 "$UH_CTL" -c "$UH_CONF" tail --since "$since" >"$T/tail.txt" 2>>"$T/tail.err" &
+tailpid2=$!
+uh_track "$tailpid2"
+rm -f "$T/fixed"
+uh_send IdempotencyToken=op-tail-1 UsageCategory=sms >/dev/null
+uh_wait 30 test "$(grep -c '"type": "job"' "$T/tail.json")" -ge 2
+uh_wait 10 grep -q ' dead ' "$T/tail.txt"
+pkill -TERM -P "$tailpid"
+wait "$tailpid"
+is "$?" 0 "tail ends with 0 on SIGTERM"
+pkill -TERM -P "$tailpid2"
+wait "$tailpid2"
+like "$(grep '"type": "callback"' "$T/tail.json")" '"idempotency_token": "op-tail-1"' \
+    "tail --json: the new callback, on one line"
+is "$(grep -c '"type": "job".*"state": "dead"' "$T/tail.json")" 2 \
+    "tail --json: both of its jobs going dead"
+is "$(grep -vc '^{.*}$' "$T/tail.json")" 0 "tail --json: one whole object a line"
+like "$(cat "$T/tail.txt")" "callback [0-9]+ $UH_SID sms .*IdempotencyToken=op-tail-1" \
+    "tail: the callback in words"
+like "$(cat "$T/tail.txt")" "job [0-9]+ rule first exec: dead \\(attempt 1 of 1\\): " \
+    "tail: a job's outcome with its error"
+unlike "$(cat "$T/tail.txt")" "op-dead-1" "tail: callbacks from before it started are not news"
+
 done_testing
