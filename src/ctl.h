@@ -88,6 +88,11 @@ void		 table_free(struct table *);
 const char	*fmt_time(int64_t ms, int frac, char buf[32]);
 /* A number as text in buf. */
 const char	*fmt_int(int64_t, char buf[24]);
+/* s cut to max bytes with "..." (into buf of len), or s when it fits. */
+const char	*fmt_cut(const char *s, size_t max, char *buf, size_t len);
+#define TOKEN_SHORT	36	/* a token's width in tables without --wide */
+/* A long IdempotencyToken shortened for a table, or tok when it fits. */
+const char	*fmt_token(const char *tok, char buf[TOKEN_SHORT + 1]);
 
 #define JSON_DEPTH	16
 

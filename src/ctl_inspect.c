@@ -107,6 +107,7 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "trigger", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -118,9 +119,9 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct table		*t;
 	struct json		 j;
 	const char		*sug;
-	char			 tb[32], db[24];
+	char			 tb[32], db[24], tok[TOKEN_SHORT + 1];
 	size_t			 n = 0, i;
-	int			 ch, json = 0, rc = EXIT_OK;
+	int			 ch, json = 0, wide = 0, rc = EXIT_OK;
 
 	memset(&flt, 0, sizeof flt);
 	flt.limit = CTL_LIMIT_DEFAULT;
@@ -147,6 +148,9 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'w':
+			wide = 1;
 			break;
 		case 'h':
 			free(flt.triggers);
@@ -194,7 +198,8 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			    fmt_time(rows[i].received_at, 0, tb),
 			    rows[i].method, rows[i].usage_category,
 			    rows[i].trigger_by, rows[i].trigger_value,
-			    rows[i].current_value, NULL, rows[i].token };
+			    rows[i].current_value, NULL, wide ? rows[i].token :
+			    fmt_token(rows[i].token, tok) };
 			char dup[24];
 
 			cells[7] = fmt_int(rows[i].duplicates, dup);
@@ -249,12 +254,13 @@ json_job(struct json *j, const struct job_listing *r)
 
 /* A table of jobs; with_token adds the callback's token column. */
 static void
-print_jobs(const struct job_listing *rows, size_t n, int with_token)
+print_jobs(const struct job_listing *rows, size_t n, int with_token, int wide)
 {
 	static const char *const heads[] = { "^ID", "TOKEN", "RULE", "ACTION",
 	    "STATE", "^TRIES", "NEXT RUN", "LAST ERROR" };
 	struct table	*t;
 	char		 id[24], act[64], tries[32], next[32];
+	char		 tok[TOKEN_SHORT + 1], err[64];
 	size_t		 i, c;
 
 	t = with_token ? table_new(8, heads) : table_new(7, (const char *[]){
@@ -266,7 +272,8 @@ print_jobs(const struct job_listing *rows, size_t n, int with_token)
 		c = 0;
 		cells[c++] = fmt_int(rows[i].id, id);
 		if (with_token)
-			cells[c++] = rows[i].token;
+			cells[c++] = wide ? rows[i].token :
+			    fmt_token(rows[i].token, tok);
 		cells[c++] = rows[i].rule;
 		cells[c++] = fmt_action(rows[i].action, rows[i].kind, act);
 		cells[c++] = rows[i].state;
@@ -275,7 +282,8 @@ print_jobs(const struct job_listing *rows, size_t n, int with_token)
 		cells[c++] = rows[i].state != NULL &&
 		    strcmp(rows[i].state, "queued") == 0 ?
 		    fmt_time(rows[i].next_run_at, 0, next) : NULL;
-		cells[c++] = rows[i].last_error;
+		cells[c++] = wide ? rows[i].last_error :
+		    fmt_cut(rows[i].last_error, 48, err, sizeof err);
 		table_add(t, cells);
 	}
 	table_print(t, stdout);
@@ -344,7 +352,7 @@ print_callback(const struct callback_row *r, const struct params *p,
 		return;
 	}
 	printf("\njobs:\n");
-	print_jobs(jobs, njobs, 0);
+	print_jobs(jobs, njobs, 0, 1);
 }
 
 int
@@ -774,6 +782,7 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -784,7 +793,7 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct store		*s;
 	struct json		 j;
 	size_t			 n = 0, i;
-	int			 ch, json = 0, rc;
+	int			 ch, json = 0, wide = 0, rc;
 
 	memset(&jf, 0, sizeof jf);
 	jf.limit = CTL_LIMIT_DEFAULT;
@@ -810,6 +819,9 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'w':
+			wide = 1;
+			break;
 		case 'h':
 			return cmd_help(cmd);
 		default:
@@ -833,7 +845,7 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		fprintf(stderr, "usagehookctl: jobs: no %s%sjobs\n",
 		    jf.state ? jf.state : "", jf.state ? " " : "");
 	else
-		print_jobs(rows, n, 1);
+		print_jobs(rows, n, 1, wide);
 	store_job_listings_free(rows, n);
 	return EXIT_OK;
 }

@@ -16,7 +16,7 @@ static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "categories", cmd_categories, "categories [--json]" },
 	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] "
-	    "[--limit N] [--json]" },
+	    "[--limit N] [--wide] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
 	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
@@ -27,7 +27,7 @@ static const struct command commands[] = {
 	{ "test-rules", cmd_test_rules, "test-rules [TOKEN|ID] "
 	    "[--param K=V ...] [--json]" },
 	{ "jobs", cmd_jobs, "jobs [--dead | --state STATE] [--limit N] "
-	    "[--json]" },
+	    "[--wide] [--json]" },
 	{ "retry", cmd_retry, "retry JOB... | --all-dead [--rule R] "
 	    "[--json]" },
 	{ "tail", cmd_tail, "tail [--since T] [--json]" },

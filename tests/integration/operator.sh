@@ -203,4 +203,19 @@ like "$(cat "$T/tail.txt")" "job [0-9]+ rule first exec: dead \\(attempt 1 of 1\
     "tail: a job's outcome with its error"
 unlike "$(cat "$T/tail.txt")" "op-dead-1" "tail: callbacks from before it started are not news"
 
+# Tables fit 120 columns: Twilio's 108-character tokens are shortened;
+# --wide prints them whole.
+full=$UH_SID-FIRES-UT0123456789abcdef0123456789abcdef-2026-11-24
+uh_send IdempotencyToken="$full" UsageTriggerSid=UT0123456789abcdef0123456789abcdef \
+    UsageCategory=sms >/dev/null
+out=$(ctl list)
+is "$(printf '%s\n' "$out" | awk '{ if (length($0) > m) m = length($0) } END { print (m <= 120) }')" 1 \
+    "list: every line fits 120 columns"
+like "$out" "AC0123\\.\\.-UT0123\\.\\.-2026-11-24" "list: Twilio's token shape shortened"
+like "$(ctl list --wide)" "$full" "list --wide: the whole token"
+like "$(ctl jobs --wide)" "$full" "jobs --wide: the whole token"
+is "$(ctl jobs | awk '{ if (length($0) > m) m = length($0) } END { print (m <= 120) }')" 1 \
+    "jobs: every line fits 120 columns"
+like "$(ctl list --json)" "\"$full\"" "list --json: the whole token"
+
 done_testing
