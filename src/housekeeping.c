@@ -1,4 +1,4 @@
-/* housekeeping.c: WAL checkpoints and the daily retention purge. */
+/* housekeeping.c: checkpoints, the database file watch, retention. */
 #include "config-sys.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 
 #include "housekeeping.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -49,6 +50,52 @@ purge(struct store *st, struct retention ages)
 		    (long long)ages.rejected);
 }
 
+/* Say once when the database file was moved away, and when it is back. */
+static int
+watch_file(struct store *st, int was_moved)
+{
+	char	why[512];
+	int	moved = store_moved(st, why, sizeof why);
+
+	if (moved && !was_moved)
+		log_warnx("database error: %s; until then callbacks and "
+		    "/healthz are answered 503", why);
+	else if (!moved && was_moved)
+		log_info("database %s is back in place: callbacks are stored "
+		    "again", store_path(st));
+	return moved;
+}
+
+/* Checkpoint; a WAL that a burst left long is cut back to nothing. */
+static void
+checkpoint(struct store *st)
+{
+	int64_t	bytes;
+
+	if (store_checkpoint(st, NULL) == -1)
+		log_warnx("housekeeping: %s", store_errmsg(st));
+	if ((bytes = store_wal_bytes(st)) <= STORE_WAL_LIMIT)
+		return;
+	if (store_checkpoint_truncate(st) == -1)
+		log_warnx("housekeeping: %s", store_errmsg(st));
+	else
+		log_debug("housekeeping: WAL of %lld bytes truncated",
+		    (long long)bytes);
+}
+
+/* The refusals not logged (nor kept) in the last tick, as one line. */
+static void
+count_refusals(void)
+{
+	uint64_t	n;
+
+	if ((n = ratelimit_drain(&refusals)) > 0)
+		log_warnx("refused %llu more request(s) in the last second "
+		    "without a log line or a rejected row each (at most %d "
+		    "a second are; usagehookd_rejected_total counts all)",
+		    (unsigned long long)n, REFUSALS_RATE);
+}
+
 static void *
 runner(void *arg)
 {
@@ -58,7 +105,7 @@ runner(void *arg)
 	struct timespec		 at;
 	time_t			 next_purge = time(NULL) + FIRST_PURGE;
 	char			*err = NULL;
-	int			 warned = 0;
+	int			 warned = 0, moved = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
@@ -79,13 +126,16 @@ runner(void *arg)
 			free(err);
 			err = NULL;
 		}
+		count_refusals();
 		if (st != NULL) {
 			warned = 0;
-			if (store_checkpoint(st, NULL) == -1)
-				log_warnx("housekeeping: %s", store_errmsg(st));
-			if (time(NULL) >= next_purge) {
-				purge(st, ages);
-				next_purge = time(NULL) + PURGE_PERIOD;
+			/* Moved: leave the file that left alone. */
+			if (!(moved = watch_file(st, moved))) {
+				checkpoint(st);
+				if (time(NULL) >= next_purge) {
+					purge(st, ages);
+					next_purge = time(NULL) + PURGE_PERIOD;
+				}
 			}
 		}
 		pthread_mutex_lock(&h->lock);

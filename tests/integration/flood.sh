@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# flood.sh: a flood of forged requests, each with a 24 KB query, a 7 KB
+# header and an 8 KB body, on one keep-alive connection, costs a bounded
+# amount of disk and log: each stored part is cut (and marked so), the
+# rejected table keeps at most STORE_REJECTED_BYTES, refusals are logged and
+# kept at a bounded rate with one line a second counting the others, and
+# the WAL is cut back afterwards. A signed callback is then answered 200
+# promptly. UH_FLOOD=12000 reproduces the report's figure.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+
+N=${UH_FLOOD:-3000}
+MIB=$((1024 * 1024))
+
+# eventually SECONDS CMD...: poll CMD until it succeeds or time runs out.
+eventually() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+files_bytes() {
+	stat -c %s "$UH_DB" "$UH_DB-wal" 2>/dev/null |
+	    awk '{ s += $1 } END { print s + 0 }'
+}
+files_within() { [ "$(files_bytes)" -le "$1" ]; }
+
+mk_config
+uh_start
+pad() { head -c "$1" /dev/zero | tr '\0' "$2"; }
+query="q=$(pad 24000 a)"
+printf 'a=%s' "$(pad 8190 b)" >"$T/body"
+t0=$(date +%s.%N)
+curl -sS --max-time 300 --unix-socket "$UH_SOCK" -o /dev/null \
+    -w '%{http_code}\n' -H "X-Pad: $(pad 7000 c)" \
+    -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-binary "@$T/body" "http://localhost$UH_PATH?$query&n=[1-$N]" \
+    >"$T/codes" 2>"$T/curl.err"
+t1=$(date +%s.%N)
+diag "$N forged requests in $(echo "$t1 - $t0" | bc) s"
+is "$(sort "$T/codes" | uniq -c | awk '{ print $2 "x" $1 }')" "403x$N" \
+    "every forged request is refused 403"
+
+# The counter sees them all; the table, the log and the disk do not.
+uh_curl /metrics >"$T/metrics"
+is "$(metric usagehookd_rejected_total)" "$N" "all $N are counted in /metrics"
+rows=$(sql 'SELECT count(*) FROM rejected')
+ok "at most a burst plus the rate were kept ($rows rows)" \
+    between "$rows" 100 $((N / 2))
+is "$(sql "SELECT max(length(uri)) <= 2048 AND max(length(url)) <= 2048
+    AND max(length(headers)) <= 4096 AND max(length(body)) <= 4096
+    AND max(length(detail)) <= 1024 FROM rejected")" 1 \
+    "each stored part is cut to its cap"
+like "$(sql 'SELECT uri FROM rejected LIMIT 1')" \
+    '\.\.\.\[truncated from 240[0-9]{2} bytes\]$' "a cut part says so"
+like "$(sql 'SELECT detail FROM rejected LIMIT 1')" \
+    '^\[body truncated from 8192 bytes\]' "the detail says the body was cut"
+logged=$(grep -c 'refused POST' "$UH_LOG")
+ok "refusals are logged at a bounded rate ($logged lines)" \
+    [ "$logged" -eq "$rows" ]
+ok "one line a second counts the refusals not logged" eventually 5 \
+    grep -q 'refused [0-9]* more request(s) in the last second' "$UH_LOG"
+# The last second's count comes at the next tick.
+counted() {
+	grep -o 'refused [0-9]* more' "$UH_LOG" |
+	    awk '{ s += $2 } END { print s + 0 }'
+}
+all_told() { [ $(($(counted) + logged)) -eq "$N" ]; }
+ok "logged plus counted is every refusal" eventually 5 all_told
+
+# A WAL a burst left long is cut back by housekeeping within a few ticks.
+eventually 5 files_within $((64 * MIB))
+bytes=$(files_bytes)
+diag "database + WAL after the flood: $bytes bytes"
+ok "database + WAL <= 64 MiB" files_within $((64 * MIB))
+
+# Signed callbacks still go through, quickly.
+uh_params after-flood
+is "$(uh_post_signed)" 200 "a signed callback after the flood: 200"
+ms=$(sed -n 's/.* 200 IdempotencyToken=after-flood \([0-9.]*\)ms$/\1/p' "$UH_LOG")
+diag "its claim took ${ms:-?} ms (the daemon's log)"
+ok "answered within 5 ms of its arrival" awk -v ms="${ms:-99}" 'BEGIN { exit !(ms <= 5) }'
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'after-flood'")" 1 \
+    "and it is stored"
+is "$(sql 'PRAGMA integrity_check')" ok "integrity_check ok"
+uh_stop
+is "$UH_STATUS" 0 "SIGTERM: exit 0"
+done_testing
