@@ -884,8 +884,8 @@ end_own(struct store *s, int own, int r)
 #define REJ_BODY_MAX	4096
 
 /*
- * Bind v, cut to max bytes and then ending in "...[truncated from N
- * bytes]" when it is longer; the bytes bound go to *bytes.
+ * Bind a copy of v, cut to max bytes and then ending in "...[truncated
+ * from N bytes]" when it is longer; the bytes bound go to *bytes.
  */
 static int
 bind_capped(sqlite3_stmt *st, int i, const char *v, size_t max,
@@ -901,7 +901,7 @@ bind_capped(sqlite3_stmt *st, int i, const char *v, size_t max,
 		max = sizeof buf;
 	if ((len = strlen(v)) <= max) {
 		*bytes += len;
-		return sqlite3_bind_text(st, i, v, len, SQLITE_STATIC);
+		return sqlite3_bind_text(st, i, v, len, SQLITE_TRANSIENT);
 	}
 	n = snprintf(mark, sizeof mark, "...[truncated from %zu bytes]", len);
 	memcpy(buf, v, max - n);
