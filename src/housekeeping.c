@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "housekeeping.h"
 #include "log.h"
@@ -18,6 +19,7 @@
 
 struct housekeeping {
 	char			*database;
+	struct store		*store;		/* the thread's once started */
 	struct retention	 ages;		/* under lock */
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
@@ -100,7 +102,7 @@ static void *
 runner(void *arg)
 {
 	struct housekeeping	*h = arg;
-	struct store		*st = NULL;
+	struct store		*st = h->store;
 	struct retention	 ages;
 	struct timespec		 at;
 	time_t			 next_purge = time(NULL) + FIRST_PURGE;
@@ -119,8 +121,12 @@ runner(void *arg)
 		ages = h->ages;
 		pthread_mutex_unlock(&h->lock);
 
-		if (st == NULL && (st = store_open(h->database, 0, &err))
-		    == NULL) {
+		/*
+		 * Only an existing file: a new one where the database was
+		 * moved from would pair with the WAL of the one that left.
+		 */
+		if (st == NULL && access(h->database, F_OK) == 0 &&
+		    (st = store_open(h->database, 0, &err)) == NULL) {
 			if (!warned++)
 				log_warnx("housekeeping: %s", err);
 			free(err);
@@ -153,10 +159,16 @@ struct housekeeping *
 housekeeping_start(const char *database, const struct retention *ages)
 {
 	struct housekeeping	*h;
+	char			*err = NULL;
 	int			 error;
 
 	h = xcalloc(1, sizeof *h);
 	h->database = xstrdup(database);
+	/* Now, with the writer's: the file is surely the one it opened. */
+	if ((h->store = store_open(database, 0, &err)) == NULL) {
+		log_warnx("housekeeping: %s", err);
+		free(err);
+	}
 	h->ages = *ages;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
