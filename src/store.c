@@ -1855,6 +1855,50 @@ store_purge(struct store *s, int64_t callbacks_before_ms,
 	return rv;
 }
 
+/* One count of a purge preview, bound to before; 0/-1. */
+static int
+count_before(struct store *s, const char *sql, int64_t before, int64_t *n,
+    int64_t *n2)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*n = 0;
+	if (n2 != NULL)
+		*n2 = 0;
+	if (before <= 0)
+		return 0;
+	if (prepare(s, sql, &st, "counting what a purge deletes") == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		if (n2 != NULL)
+			*n2 = sqlite3_column_int64(st, 1);
+	} else
+		set_dberr(s, "counting what a purge deletes");
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_purge_counts(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, struct purge_counts *pc)
+{
+	memset(pc, 0, sizeof *pc);
+	if (count_before(s, "SELECT count(*) FROM callbacks"
+	    " WHERE received_at < ?1", callbacks_before_ms, &pc->callbacks,
+	    NULL) == -1 ||
+	    count_before(s, "SELECT count(*), coalesce(sum(j.state IN"
+	    " ('queued', 'running')), 0) FROM jobs j JOIN callbacks c"
+	    " ON c.id = j.callback_id WHERE c.received_at < ?1",
+	    callbacks_before_ms, &pc->jobs, &pc->jobs_pending) == -1 ||
+	    count_before(s, "SELECT count(*) FROM rejected WHERE at < ?1",
+	    rejected_before_ms, &pc->rejected, NULL) == -1)
+		return -1;
+	return 0;
+}
+
 int
 store_autocheckpoint(struct store *s, int pages)
 {

@@ -255,6 +255,18 @@ void		 store_count_rows_free(struct count_row *, size_t);
 int		 store_purge(struct store *, int64_t callbacks_before_ms,
 		    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej);
 
+/* What store_purge would delete with the same bounds. */
+struct purge_counts {
+	int64_t		 callbacks;
+	int64_t		 jobs;		/* of those callbacks, in all */
+	int64_t		 jobs_pending;	/* of those, queued or running */
+	int64_t		 rejected;
+};
+
+/* Count what store_purge would delete with these bounds. 0/-1. */
+int		 store_purge_counts(struct store *, int64_t callbacks_before_ms,
+		    int64_t rejected_before_ms, struct purge_counts *);
+
 /*
  * WAL checkpoints: the daemon's writer turns them off (store_autocheckpoint
  * 0) so no COMMIT that requests wait on also copies the WAL into the

@@ -54,9 +54,9 @@ is "$(sql "SELECT max(length(uri)) <= 2048 AND max(length(url)) <= 2048
     AND max(length(headers)) <= 4096 AND max(length(body)) <= 4096
     AND max(length(detail)) <= 1024 FROM rejected")" 1 \
     "each stored part is cut to its cap"
-like "$(sql 'SELECT uri FROM rejected LIMIT 1')" \
+like "$(sql 'SELECT substr(uri, -40) FROM rejected LIMIT 1')" \
     '\.\.\.\[truncated from 240[0-9]{2} bytes\]$' "a cut part says so"
-like "$(sql 'SELECT detail FROM rejected LIMIT 1')" \
+like "$(sql 'SELECT substr(detail, 1, 40) FROM rejected LIMIT 1')" \
     '^\[body truncated from 8192 bytes\]' "the detail says the body was cut"
 logged=$(grep -c 'refused POST' "$UH_LOG")
 ok "refusals are logged at a bounded rate ($logged lines)" \
