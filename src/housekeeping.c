@@ -68,15 +68,20 @@ watch_file(struct store *st, int was_moved)
 	return moved;
 }
 
-/* Checkpoint; a WAL that a burst left long is cut back to nothing. */
+/*
+ * Checkpoint; a WAL that a burst left long is cut back to nothing once
+ * the checkpoint has caught up (under steady load that would stall the
+ * writer every second, and journal_size_limit bounds it meanwhile).
+ */
 static void
 checkpoint(struct store *st)
 {
 	int64_t	bytes;
+	int	left = -1;
 
-	if (store_checkpoint(st, NULL) == -1)
+	if (store_checkpoint(st, &left) == -1)
 		log_warnx("housekeeping: %s", store_errmsg(st));
-	if ((bytes = store_wal_bytes(st)) <= STORE_WAL_LIMIT)
+	if (left != 0 || (bytes = store_wal_bytes(st)) <= STORE_WAL_KEEP)
 		return;
 	if (store_checkpoint_truncate(st) == -1)
 		log_warnx("housekeeping: %s", store_errmsg(st));

@@ -1015,15 +1015,20 @@ rejected_drop_upto(struct store *s, int64_t cut)
 	return 0;
 }
 
-/* Drop the oldest rejected rows until the rest fit STORE_REJECTED_BYTES. */
+/*
+ * Drop the oldest rejected rows until the rest fit STORE_REJECTED_BYTES,
+ * at most 4 x 64 rows a call: a table an older release let grow huge is
+ * brought down over a few refusals, not in one long transaction.
+ */
 static int
 rejected_fit_bytes(struct store *s)
 {
 	sqlite3_stmt	*st = s->st[ST_REJECT_OLDEST];
 	int64_t		 over, freed, cut;
-	int		 rc = SQLITE_OK;
+	int		 rc = SQLITE_OK, rounds = 4;
 
-	while ((over = s->rej_bytes - STORE_REJECTED_BYTES) > 0) {
+	while ((over = s->rej_bytes - STORE_REJECTED_BYTES) > 0 &&
+	    rounds-- > 0) {
 		freed = 0;
 		cut = -1;
 		while (freed < over && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1922,7 +1927,8 @@ store_checkpoint(struct store *s, int *left)
 		return -1;
 	}
 	if (left != NULL)
-		*left = nlog > nckpt ? nlog - nckpt : 0;
+		*left = rc == SQLITE_BUSY || nlog < 0 ? -1 :
+		    nlog > nckpt ? nlog - nckpt : 0;
 	return 0;
 }
 

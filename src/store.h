@@ -273,11 +273,16 @@ int		 store_purge_counts(struct store *, int64_t callbacks_before_ms,
  * database; a housekeeping connection runs store_checkpoint instead.
  */
 int		 store_autocheckpoint(struct store *, int pages);
-/* A PASSIVE checkpoint: never blocks writers. Pages left in *left. 0/-1. */
+/*
+ * A PASSIVE checkpoint: never blocks writers. Pages it could not copy yet
+ * in *left (-1 when it could not run: another checkpoint was running). 0/-1.
+ */
 int		 store_checkpoint(struct store *, int *left);
 
 /* A WAL is cut back to this size when it starts over (journal_size_limit). */
-#define STORE_WAL_LIMIT		16777216
+#define STORE_WAL_LIMIT		67108864
+/* Housekeeping cuts a WAL longer than this once a checkpoint caught up. */
+#define STORE_WAL_KEEP		(16 * 1024 * 1024)
 /* The size of the database's -wal file now; 0 when there is none. */
 int64_t		 store_wal_bytes(struct store *);
 /*
