@@ -30,7 +30,7 @@ is "$(mode "$UH_DB") $(mode "$UH_DB-wal") $(mode "$UH_DB-shm")" "600 600 600" \
 
 # ---- moved away and back ------------------------------------------------
 mv "$UH_DB" "$T/elsewhere.db"
-ok "the move is logged within a few seconds, naming the path" eventually 5 \
+ok "the move is logged within a few seconds, naming the path" eventually 10 \
     grep -q "database error: database $UH_DB is gone" "$UH_LOG"
 uh_params moved-1
 is "$(uh_post_signed)" 503 "moved: a callback is answered 503"
@@ -38,10 +38,10 @@ is "$(uh_status /healthz)" 503 "moved: /healthz 503"
 like "$(cat "$T/resp.body")" "database $UH_DB is gone .*moved or deleted" \
     "/healthz says why"
 mv "$T/elsewhere.db" "$UH_DB"
-ok "moved back: /healthz 200 again" eventually 5 healthz_is 200
+ok "moved back: /healthz 200 again" eventually 10 healthz_is 200
 uh_params moved-2
 is "$(uh_post_signed)" 200 "moved back: a callback is stored again"
-ok "the return is logged" eventually 5 \
+ok "the return is logged" eventually 10 \
     grep -q "database $UH_DB is back in place" "$UH_LOG"
 is "$(sql "SELECT group_concat(idempotency_token, ' ') FROM (SELECT idempotency_token FROM callbacks ORDER BY id)")" \
     "perm-1 moved-2" "the file holds what was answered 200, not the 503"
