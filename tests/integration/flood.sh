@@ -28,17 +28,23 @@ files_bytes() {
 }
 files_within() { [ "$(files_bytes)" -le "$1" ]; }
 
-# claim_ms TOKEN: the claim latency the daemon logged for that callback.
-claim_ms() {
-	sed -n "s/.* 200 IdempotencyToken=$1 \\([0-9.]*\\)ms\$/\\1/p" "$UH_LOG"
+# median_claim_ms PREFIX: send 5 signed callbacks PREFIX-1..5, print the
+# median of the claim latencies the daemon logged for them.
+median_claim_ms() {
+	local i
+	for i in 1 2 3 4 5; do
+		uh_params "$1-$i"
+		[ "$(uh_post_signed)" = 200 ] || echo "$1-$i: $(cat "$T/resp.body")" >>"$T/not200"
+	done
+	sed -n "s/.* 200 IdempotencyToken=$1-[0-9] \\([0-9.]*\\)ms\$/\\1/p" "$UH_LOG" |
+	    sort -n | sed -n 3p
 }
 
 mk_config
 uh_start
 # The same before the flood, as the baseline of a loaded machine.
-uh_params before-flood
-is "$(uh_post_signed)" 200 "a signed callback before the flood: 200"
-ms0=$(claim_ms before-flood)
+ms0=$(median_claim_ms before)
+ok "signed callbacks before the flood: 200" [ ! -e "$T/not200" ]
 pad() { head -c "$1" /dev/zero | tr '\0' "$2"; }
 query="q=$(pad 24000 a)"
 printf 'a=%s' "$(pad 8190 b)" >"$T/body"
@@ -86,15 +92,14 @@ diag "database + WAL after the flood: $bytes bytes"
 ok "database + WAL <= 64 MiB" files_within $((64 * MIB))
 
 # Signed callbacks still go through, quickly.
-uh_params after-flood
-is "$(uh_post_signed)" 200 "a signed callback after the flood: 200"
-ms=$(claim_ms after-flood)
-diag "its claim took ${ms:-?} ms, the one before the flood ${ms0:-?} ms (the daemon's log)"
+ms=$(median_claim_ms after)
+ok "signed callbacks after the flood: 200" [ ! -e "$T/not200" ]
+diag "their claims took ${ms:-?} ms (median of 5), before the flood ${ms0:-?} ms (the daemon's log)"
 # 5 ms, or on a machine too busy for that, no slower than before the flood.
-ok "answered within 5 ms of its arrival" awk -v ms="${ms:-99}" \
+ok "answered within 5 ms of their arrival" awk -v ms="${ms:-99}" \
     -v ms0="${ms0:-0}" 'BEGIN { exit !(ms <= 5 || ms <= 2 * ms0 + 1) }'
-is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'after-flood'")" 1 \
-    "and it is stored"
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token LIKE 'after-%'")" 5 \
+    "and they are stored"
 is "$(sql 'PRAGMA integrity_check')" ok "integrity_check ok"
 uh_stop
 is "$UH_STATUS" 0 "SIGTERM: exit 0"
