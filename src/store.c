@@ -567,6 +567,7 @@ int
 store_moved(struct store *s, char *why, size_t len)
 {
 	struct stat	sb;
+	char		buf[128];
 	int		moved = 1;
 
 	if (!s->have_id)
@@ -574,7 +575,7 @@ store_moved(struct store *s, char *why, size_t len)
 	if (stat(s->path, &sb) == -1)
 		snprintf(why, len, "database %s is gone (%s): it was moved or "
 		    "deleted while open; move it back to resume, or restart "
-		    "usagehookd", s->path, strerror(errno));
+		    "usagehookd", s->path, strerror_r(errno, buf, sizeof buf));
 	else if (sb.st_dev != s->dev || sb.st_ino != s->ino)
 		snprintf(why, len, "database %s is another file than the one "
 		    "opened: it was moved or replaced while open; move the "
