@@ -1088,12 +1088,41 @@ out:
 	return rc;
 }
 
+/* Retention's own minimum (config.c): a shorter purge needs --force. */
+#define PURGE_MIN_AGE_MS	(3600 * 1000LL)
+
+/*
+ * Below retention's minimum, say what would go (a job not yet run goes
+ * with its callback and never runs); without --force stop there.
+ */
+static int
+purge_short(const struct command *cmd, struct store *s, const char *older,
+    int64_t before, int force)
+{
+	struct purge_counts	pc;
+
+	if (store_purge_counts(s, before, before, &pc) == -1)
+		return cmd_fail(cmd, "%s", store_errmsg(s));
+	fprintf(stderr, "usagehookctl: purge: --older-than %s is below "
+	    "retention's minimum of 1h; it %s %" PRId64 " callback%s with "
+	    "their %" PRId64 " job%s (%" PRId64 " not yet run, which then "
+	    "never run) and %" PRId64 " rejected request%s\n", older,
+	    force ? "deletes" : "would delete", pc.callbacks,
+	    pc.callbacks == 1 ? "" : "s", pc.jobs, pc.jobs == 1 ? "" : "s",
+	    pc.jobs_pending, pc.rejected, pc.rejected == 1 ? "" : "s");
+	if (force)
+		return EXIT_OK;
+	return cmd_fail(cmd, "refused without --force (give --force to "
+	    "delete them, or a duration of 1h or more)");
+}
+
 /* purge: delete what is older than a duration, as retention does daily. */
 int
 cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
 		{ "older-than", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -1103,13 +1132,16 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	const char	*older = NULL;
 	char		 tb[32];
 	int64_t		 age, before, ncb, nrej;
-	int		 ch, json = 0;
+	int		 ch, json = 0, force = 0, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'o':
 			older = optarg;
+			break;
+		case 'f':
+			force = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -1130,6 +1162,9 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	if ((s = ctl_store(ctl, cmd, 0)) == NULL)
 		return EXIT_FAIL;
 	before = ctl_now_ms() - age;
+	if (age < PURGE_MIN_AGE_MS &&
+	    (rc = purge_short(cmd, s, older, before, force)) != EXIT_OK)
+		return rc;
 	if (store_purge(s, before, before, &ncb, &nrej) == -1)
 		return cmd_fail(cmd, "%s (deleted %" PRId64 " callbacks and %"
 		    PRId64 " rejected before that)", store_errmsg(s), ncb,

@@ -1,13 +1,15 @@
-/* housekeeping.c: WAL checkpoints and the daily retention purge. */
+/* housekeeping.c: checkpoints, the database file watch, retention. */
 #include "config-sys.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "housekeeping.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -17,6 +19,7 @@
 
 struct housekeeping {
 	char			*database;
+	struct store		*store;		/* the thread's once started */
 	struct retention	 ages;		/* under lock */
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
@@ -49,16 +52,67 @@ purge(struct store *st, struct retention ages)
 		    (long long)ages.rejected);
 }
 
+/* Say once when the database file was moved away, and when it is back. */
+static int
+watch_file(struct store *st, int was_moved)
+{
+	char	why[512];
+	int	moved = store_moved(st, why, sizeof why);
+
+	if (moved && !was_moved)
+		log_warnx("database error: %s; until then callbacks and "
+		    "/healthz are answered 503", why);
+	else if (!moved && was_moved)
+		log_info("database %s is back in place: callbacks are stored "
+		    "again", store_path(st));
+	return moved;
+}
+
+/*
+ * Checkpoint; a WAL that a burst left long is cut back to nothing once
+ * the checkpoint has caught up (under steady load that would stall the
+ * writer every second, and journal_size_limit bounds it meanwhile).
+ */
+static void
+checkpoint(struct store *st)
+{
+	int64_t	bytes;
+	int	left = -1;
+
+	if (store_checkpoint(st, &left) == -1)
+		log_warnx("housekeeping: %s", store_errmsg(st));
+	if (left != 0 || (bytes = store_wal_bytes(st)) <= STORE_WAL_KEEP)
+		return;
+	if (store_checkpoint_truncate(st) == -1)
+		log_warnx("housekeeping: %s", store_errmsg(st));
+	else
+		log_debug("housekeeping: WAL of %lld bytes truncated",
+		    (long long)bytes);
+}
+
+/* The refusals not logged (nor kept) in the last tick, as one line. */
+static void
+count_refusals(void)
+{
+	uint64_t	n;
+
+	if ((n = ratelimit_drain(&refusals)) > 0)
+		log_warnx("refused %llu more request(s) in the last second "
+		    "without a log line or a rejected row each (at most %d "
+		    "a second are; usagehookd_rejected_total counts all)",
+		    (unsigned long long)n, REFUSALS_RATE);
+}
+
 static void *
 runner(void *arg)
 {
 	struct housekeeping	*h = arg;
-	struct store		*st = NULL;
+	struct store		*st = h->store;
 	struct retention	 ages;
 	struct timespec		 at;
 	time_t			 next_purge = time(NULL) + FIRST_PURGE;
 	char			*err = NULL;
-	int			 warned = 0;
+	int			 warned = 0, moved = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
@@ -72,20 +126,27 @@ runner(void *arg)
 		ages = h->ages;
 		pthread_mutex_unlock(&h->lock);
 
-		if (st == NULL && (st = store_open(h->database, 0, &err))
-		    == NULL) {
+		/*
+		 * Only an existing file: a new one where the database was
+		 * moved from would pair with the WAL of the one that left.
+		 */
+		if (st == NULL && access(h->database, F_OK) == 0 &&
+		    (st = store_open(h->database, 0, &err)) == NULL) {
 			if (!warned++)
 				log_warnx("housekeeping: %s", err);
 			free(err);
 			err = NULL;
 		}
+		count_refusals();
 		if (st != NULL) {
 			warned = 0;
-			if (store_checkpoint(st, NULL) == -1)
-				log_warnx("housekeeping: %s", store_errmsg(st));
-			if (time(NULL) >= next_purge) {
-				purge(st, ages);
-				next_purge = time(NULL) + PURGE_PERIOD;
+			/* Moved: leave the file that left alone. */
+			if (!(moved = watch_file(st, moved))) {
+				checkpoint(st);
+				if (time(NULL) >= next_purge) {
+					purge(st, ages);
+					next_purge = time(NULL) + PURGE_PERIOD;
+				}
 			}
 		}
 		pthread_mutex_lock(&h->lock);
@@ -103,10 +164,16 @@ struct housekeeping *
 housekeeping_start(const char *database, const struct retention *ages)
 {
 	struct housekeeping	*h;
+	char			*err = NULL;
 	int			 error;
 
 	h = xcalloc(1, sizeof *h);
 	h->database = xstrdup(database);
+	/* Now, with the writer's: the file is surely the one it opened. */
+	if ((h->store = store_open(database, 0, &err)) == NULL) {
+		log_warnx("housekeeping: %s", err);
+		free(err);
+	}
 	h->ages = *ages;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "rules.h"
 #include "signature.h"
 #include "store.h"
@@ -287,10 +288,14 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
 		rej.bodylen = cb->bodylen;
 	}
 	rej.signature = cb->signature;
-	log_warnx("refused %s %s from %s: %d %s: %s", cb->method,
-	    printable(cb->uri, u, sizeof u), printable(cb->remote, r, sizeof r),
-	    status, rej.reason, printable(detail, d, sizeof d));
-	store_rejection(srv, &rej);
+	/* A flood is counted, but logged and kept at a bounded rate. */
+	if (ratelimit_allow(&refusals)) {
+		log_warnx("refused %s %s from %s: %d %s: %s", cb->method,
+		    printable(cb->uri, u, sizeof u),
+		    printable(cb->remote, r, sizeof r), status, rej.reason,
+		    printable(detail, d, sizeof d));
+		store_rejection(srv, &rej);
+	}
 	snprintf(body, sizeof body, "%s\n", rej.reason);
 	reply(req, status, status == 403 ? "Forbidden" : status == 415 ?
 	    "Unsupported Media Type" : "Bad Request", body, NULL, NULL);
@@ -746,12 +751,14 @@ static void
 healthz_done(struct commit_req *creq, void *arg)
 {
 	struct evhttp_request	*req = arg;
+	char			 why[600];
 
+	store_moved_reason(why, sizeof why - 1);
 	if (creq->result == 0)
 		reply(req, 200, "OK", "ok\n", NULL, NULL);
 	else
-		reply(req, 503, "Service Unavailable",
-		    "database not writable\n", NULL, NULL);
+		reply(req, 503, "Service Unavailable", *why != '\0' ?
+		    strcat(why, "\n") : "database not writable\n", NULL, NULL);
 	free(creq);
 }
 

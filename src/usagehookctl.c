@@ -32,7 +32,7 @@ static const struct command commands[] = {
 	    "[--json]" },
 	{ "tail", cmd_tail, "tail [--since T] [--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
-	{ "purge", cmd_purge, "purge --older-than DURATION [--json]" },
+	{ "purge", cmd_purge, "purge --older-than DURATION [--force] [--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
 	    "[--secondary] [-v] [K=V ...]" },
 	{ "send", cmd_send, "send [--url URL] [--connect [http[s]://]ADDR] "
