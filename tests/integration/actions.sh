@@ -3,7 +3,9 @@
 # once for 20 deliveries; a failing one is retried on schedule, then dead; a
 # crash before an action ran does not lose it; http actions reach a loopback
 # server over TLS and refuse a wrong host; SIGHUP with a broken file keeps
-# the old rules; hostile parameter values reach exec verbatim.
+# the old rules; hostile parameter values reach exec verbatim; a captured
+# callback re-split (Recurring moved into the token, same signature) is
+# refused and runs nothing again.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -82,7 +84,7 @@ RULES=(
 "  - name: once"
 "    match: { UsageCategory: sms }"
 "    actions:"
-"      - exec: [\"$T/record.sh\", \"{UsageRecordUri}\", \"{CurrentValue}\"]"
+"      - exec: [\"$T/record.sh\", \"{UsageRecordUri}\", \"{DateFired}\"]"
 "  - name: failing"
 "    match: { UsageCategory: calls }"
 "    actions:"
@@ -128,10 +130,35 @@ like "$(cat "$T"/stdin.* 2>/dev/null)" '"IdempotencyToken":"once-1"' \
 # 2. Hostile values reach argv verbatim and run nothing.
 evil='$(touch '"$T"'/pwned); touch '"$T"'/pwned2 `touch '"$T"'/pwned3`'
 uh_send IdempotencyToken=evil-1 UsageCategory=sms "UsageRecordUri=$evil" \
-    "CurrentValue=1;rm -rf /" >/dev/null
+    "DateFired=1;rm -rf /" >/dev/null
 wait_for 10 has_lines "$T/exec.out" 2
 is "$(sed -n 2p "$T/exec.out")" "$evil|evil-1|1;rm -rf /" \
     "shell syntax in parameters reaches exec as plain text"
+
+# 2b. Issue 11: the signature covers names and values run together, so a
+# captured callback with "&Recurring=daily" dropped and "Recurringdaily"
+# appended to its token verifies; it must not be stored as a new firing.
+out=$(uh_send UsageCategory=sms)
+tok=${out##*IdempotencyToken=}
+like "$tok" '^AC[0-9a-f]{32}-FIRES-UT[0-9a-f]{32}-' "a firing with Twilio's token shape: $tok"
+wait_for 10 has_lines "$T/exec.out" 3
+sql "SELECT body FROM callbacks WHERE idempotency_token = '$tok'" >"$T/captured.body"
+capsig=$(sql "SELECT signature FROM callbacks WHERE idempotency_token = '$tok'")
+resplit=$(sed -e 's/&Recurring=daily//' -e 's/\(IdempotencyToken=[^&]*\)/\1Recurringdaily/' \
+    "$T/captured.body" | tr -d '\n')
+isnt "$resplit" "$(cat "$T/captured.body")" "the captured body is re-split"
+is "$(uh_status "$UH_PATH" -H "X-Twilio-Signature: $capsig" \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "$resplit")" 400 \
+    "the re-split request (signature still valid) is refused 400"
+is "$(sql "SELECT reason || ': ' || detail FROM rejected ORDER BY id DESC LIMIT 1")" \
+    "invalid-callback: Recurring missing" "rejected says Recurring is missing"
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token LIKE '$tok%'")" 1 \
+    "no second callback row under the longer token"
+is "$(uh_status "$UH_PATH" -H "X-Twilio-Signature: $capsig" \
+    -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-binary "$(tr -d '\n' <"$T/captured.body")")" 200 \
+    "the captured request itself is still a duplicate 200"
+is "$(uh_header X-Usagehook-Duplicate)" 1 "marked duplicate"
 ok "nothing the values asked for was run" \
     test ! -e "$T/pwned" -a ! -e "$T/pwned2" -a ! -e "$T/pwned3"
 
@@ -175,8 +202,9 @@ like "$(cat "$UH_LOG")" "usagehookd.yaml:[0-9]+:[0-9]+:" "a broken file on SIGHU
 # usagehookctl reads the config too: send with the good copy.
 timeout 30 "$UH_CTL" -c "$T/good.yaml" send IdempotencyToken=after-hup \
     UsageCategory=sms >/dev/null 2>>"$T/ctl.err"
-wait_for 10 has_lines "$T/exec.out" 3
-like "$(sed -n 3p "$T/exec.out")" "after-hup" "the old rules keep running after the refused reload"
+wait_for 10 has_lines "$T/exec.out" 4
+is "$(grep -c "|$tok|" "$T/exec.out")" 1 "the re-split ran no action again"
+like "$(sed -n 4p "$T/exec.out")" "after-hup" "the old rules keep running after the refused reload"
 cp "$T/good.yaml" "$UH_CONF"
 
 # 6b. A valid reload: a new rule and a new account apply from then on.
