@@ -76,6 +76,16 @@ start_sink good -c "$T/good.pem" -k "$T/good.key"
 start_sink bad -c "$T/bad.pem" -k "$T/bad.key"
 GOOD=$(cat "$T/good.port")
 BAD=$(cat "$T/bad.port")
+# Targets whose answer never ends: headers, or a body, without end.
+FLOOD=$top_builddir/tests/fixtures/flood
+for mode in h b; do
+	"$FLOOD" -p "$T/flood-$mode.port" -o "$T/flood-$mode.log" -l $((512 * 1024 * 1024)) \
+	    $([ $mode = b ] && echo -b) >>"$T/sink.log" 2>&1 </dev/null &
+	uh_track "$!"
+	wait_for 5 test -s "$T/flood-$mode.port" || bail "flood $mode did not start"
+done
+FLOODH=$(cat "$T/flood-h.port")
+FLOODB=$(cat "$T/flood-b.port")
 printf 'secret-for-the-hook\n' >"$T/hook-secret"
 
 RULES=(
@@ -100,6 +110,16 @@ RULES=(
 "      - http: https://127.0.0.1:$GOOD/hook"
 "        ca_file: $T/ca.pem"
 "        headers: { X-Secret: { file: $T/hook-secret } }"
+"  - name: flood-headers"
+"    match: { UsageCategory: sms-outbound-longcode }"
+"    actions:"
+"      - http: http://127.0.0.1:$FLOODH/hook"
+"        max_attempts: 1"
+"  - name: flood-body"
+"    match: { UsageCategory: sms-outbound-shortcode }"
+"    actions:"
+"      - http: http://127.0.0.1:$FLOODB/hook"
+"        max_attempts: 1"
 "  - name: wronghost"
 "    match: { UsageCategory: recordings }"
 "    actions:"
@@ -184,6 +204,29 @@ like "$line" '\[Idempotency-Key: hook-1\]' "it carries Idempotency-Key"
 like "$line" '\[X-Secret: secret-for-the-hook\]' "and the secret header read from its file"
 like "$line" '"UsageCategory":"totalprice"' "and the callback as JSON"
 unlike "$(cat "$UH_LOG")" "secret-for-the-hook" "the secret is never logged"
+
+# 4b. Issue 11: an http target streaming headers (or a body) forever costs
+# the daemon 64 KiB (1 MiB), not 610 MB: the job fails naming URL and limit.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$UH_PID/status"; }
+rss0=$(rss_kib)
+uh_send IdempotencyToken=flood-h UsageCategory=sms-outbound-longcode >/dev/null
+uh_send IdempotencyToken=flood-b UsageCategory=sms-outbound-shortcode >/dev/null
+wait_for 30 state_is flood-h "dead 1"
+wait_for 30 state_is flood-b "dead 1"
+is "$(job_state flood-h):$(sql "SELECT last_error FROM jobs j JOIN callbacks c ON c.id = j.callback_id WHERE c.idempotency_token = 'flood-h'")" \
+    "dead 1:the answer from http://127.0.0.1:$FLOODH has a malformed status line or headers, or more than usagehookd's limit of 64 KiB of them" \
+    "a target streaming headers forever: the job fails, URL and limit named"
+is "$(job_state flood-b):$(sql "SELECT last_error FROM jobs j JOIN callbacks c ON c.id = j.callback_id WHERE c.idempotency_token = 'flood-b'")" \
+    "dead 1:the answer from http://127.0.0.1:$FLOODB has a body over usagehookd's limit of 1 MiB" \
+    "a target streaming a body forever: the job fails, URL and limit named"
+for mode in h b; do
+	wait_for 10 test -s "$T/flood-$mode.log"
+	read -r fsent fwhy <"$T/flood-$mode.log"
+	ok "flood-$mode: the daemon hung up after ${fsent:-?} bytes ($fwhy) of 512 MiB" \
+	    test "$fwhy" = peer-closed -a "${fsent:-999999999}" -lt $((32 * 1024 * 1024))
+done
+rss1=$(rss_kib)
+ok "the daemon's RSS grew by $((rss1 - rss0)) KiB (under 16 MiB)" test $((rss1 - rss0)) -lt 16384
 
 # 5. A certificate for another host name is refused.
 uh_send IdempotencyToken=wrong-1 UsageCategory=recordings >/dev/null
