@@ -218,7 +218,8 @@ unlike "$(cat "$T/err")" "warning" "no warning to the host it was sent to"
 uh_track "$!"
 wait_for 5 test -s "$T/flood.port" || bail "flood did not start"
 c replay rp-auth --to "http://127.0.0.1:$(cat "$T/flood.port")$UH_PATH"
-is "$rc:$(tail -n 1 "$T/err")" "1:usagehookctl: replay: response from 127.0.0.1:$(cat "$T/flood.port"): headers over 65536 bytes" \
+fport=$(cat "$T/flood.port")
+is "$rc:$(tail -n 1 "$T/err")" "1:usagehookctl: replay: the answer from http://127.0.0.1:$fport$UH_PATH (127.0.0.1:$fport) has more than usagehookctl's limit of 64 KiB of status line and headers" \
     "replay to a server streaming headers forever: exit 1 at 64 KiB"
 
 # ---- test-rules ----------------------------------------------------------------
