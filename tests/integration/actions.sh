@@ -170,7 +170,9 @@ isnt "$resplit" "$(cat "$T/captured.body")" "the captured body is re-split"
 is "$(uh_status "$UH_PATH" -H "X-Twilio-Signature: $capsig" \
     -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "$resplit")" 400 \
     "the re-split request (signature still valid) is refused 400"
-is "$(sql "SELECT reason || ': ' || detail FROM rejected ORDER BY id DESC LIMIT 1")" \
+# The rejected row is written after the answer: wait for it (5 s at most).
+is "$(sql_eventually "SELECT reason || ': ' || detail FROM rejected ORDER BY id DESC LIMIT 1" \
+    "invalid-callback: Recurring missing")" \
     "invalid-callback: Recurring missing" "rejected says Recurring is missing"
 is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token LIKE '$tok%'")" 1 \
     "no second callback row under the longer token"
