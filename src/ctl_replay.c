@@ -165,11 +165,10 @@ plain_to_another_host(const struct client_url *u, const char *connect,
 		return 0;
 	else
 		host = u->host;
-	if (loopback_host(host)) {
-		free(h);
-		return 0;
-	}
+	other = !loopback_host(host);
 	free(h);
+	if (!other)
+		return 0;
 	memset(&su, 0, sizeof su);
 	other = stored_url == NULL || client_url_parse(stored_url, &su,
 	    &err) == -1 || strcasecmp(su.host, u->host) != 0;
@@ -181,7 +180,9 @@ plain_to_another_host(const struct client_url *u, const char *connect,
 /*
  * The header lines to send, all of them, so that --dry-run shows exactly
  * what goes out: Host, the stored ones in their order with the signature
- * put in place, Content-Length, Connection. Allocated strings.
+ * put in place, Content-Length, Connection. Unless keep_auth, stored
+ * credentials are left out and their names put in *dropped ("Cookie, ..."),
+ * allocated. Allocated strings.
  */
 static char **
 replay_headers(const struct callback_row *r, const char *authority,
