@@ -1033,7 +1033,7 @@ http_fail(struct run *r, int cleanup)
 {
 	struct http_state	*h = r->state;
 	int			 dns;
-	char			 buf[256], url[128];
+	char			 buf[512], url[288];
 
 	if (h->tls && https_error(h->bev, h->verify_error, buf, sizeof buf)
 	    != NULL) {

@@ -10,9 +10,11 @@ struct bufferevent;
 struct event_base;
 struct evhttp_connection;
 
-/* What an answer to an outgoing request may make us hold (libevent's own
+/*
+ * What an answer to an outgoing request may make us hold (libevent's own
  * defaults are unbounded): its status line and headers, and for an http
- * action its body, which is only quoted in errors. */
+ * action its body, which is only quoted in errors.
+ */
 #define RESPONSE_HEADERS_MAX	(64 * 1024)
 #define RESPONSE_BODY_MAX	(1024 * 1024)
 
@@ -42,8 +44,8 @@ const char	*https_error(struct bufferevent *bev, long verify_error,
 
 /*
  * Bound the answers on conn: RESPONSE_HEADERS_MAX of status line and
- * headers, body_max of body. Past either libevent fails the request with
- * EVREQ_HTTP_DATA_TOO_LONG and closes the connection.
+ * headers, body_max of body. Past either libevent fails the request
+ * (see https_answer_error) and closes the connection.
  */
 void		 https_bound(struct evhttp_connection *conn, size_t body_max);
 /*

@@ -266,7 +266,7 @@ static void
 ex_fail(struct exchange *ex, char **err)
 {
 	struct twilio	*tw = ex->tw;
-	char		 buf[256], url[128];
+	char		 buf[512], url[288];
 	int		 dns;
 
 	snprintf(url, sizeof url, "https://%s%s%s:%d", strchr(tw->host, ':') ?
