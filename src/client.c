@@ -38,6 +38,7 @@ struct conn {
 	SSL_CTX		*ctx;
 	SSL		*ssl;
 	const char	*peer;		/* for messages: "127.0.0.1:8080" */
+	const char	*url;		/* for messages: what was asked */
 	struct timespec	 deadline;	/* CLOCK_MONOTONIC */
 	int		 timeout_ms;
 	FILE		*trace;
@@ -628,8 +629,10 @@ conn_fill(struct conn *c, struct rbuf *b, char **err)
 	int	 ret, eof = 0;
 
 	if (b->len >= CLIENT_MAX_HEAD + CLIENT_MAX_BODY) {
-		seterr(err, "response from %s: over %d bytes", c->peer,
-		    CLIENT_MAX_HEAD + CLIENT_MAX_BODY);
+		seterr(err, "the answer from %s (%s) is over usagehookctl's "
+		    "limit of %d KiB of headers and %d MiB of body", c->url,
+		    c->peer, CLIENT_MAX_HEAD / 1024,
+		    CLIENT_MAX_BODY / (1024 * 1024));
 		return -1;
 	}
 	if (b->cap - b->len < 16384) {
@@ -994,8 +997,9 @@ read_chunked(struct conn *c, struct rbuf *b, size_t off,
 		if (size == 0)
 			break;
 		if (size > CLIENT_MAX_BODY - r->bodylen) {
-			seterr(err, "response from %s: body over %d bytes",
-			    c->peer, CLIENT_MAX_BODY);
+			seterr(err, "the answer from %s (%s) has a body over "
+			    "usagehookctl's limit of %d MiB", c->url, c->peer,
+			    CLIENT_MAX_BODY / (1024 * 1024));
 			return -1;
 		}
 		if (fill_to(c, b, off + size, "chunk", err) == -1)
@@ -1045,8 +1049,10 @@ read_response(struct conn *c, const char *method, struct client_response *r,
 	for (;;) {
 		while ((end = head_end(&b, off)) == 0) {
 			if (b.len - off > CLIENT_MAX_HEAD) {
-				seterr(err, "response from %s: headers over "
-				    "%d bytes", c->peer, CLIENT_MAX_HEAD);
+				seterr(err, "the answer from %s (%s) has more "
+				    "than usagehookctl's limit of %d KiB of "
+				    "status line and headers", c->url, c->peer,
+				    CLIENT_MAX_HEAD / 1024);
 				goto bad;
 			}
 			if ((rc = conn_fill(c, &b, err)) == -1)
@@ -1084,8 +1090,9 @@ read_response(struct conn *c, const char *method, struct client_response *r,
 	}
 	if (haslen) {
 		if (clen > CLIENT_MAX_BODY) {
-			seterr(err, "response from %s: body of %zu bytes is "
-			    "over %d", c->peer, clen, CLIENT_MAX_BODY);
+			seterr(err, "the answer from %s (%s) has a body of %zu "
+			    "bytes, over usagehookctl's limit of %d MiB", c->url,
+			    c->peer, clen, CLIENT_MAX_BODY / (1024 * 1024));
 			goto bad;
 		}
 		if (fill_to(c, &b, off + clen, "the body", err) == -1)
@@ -1156,6 +1163,7 @@ client_do(const struct client_request *req, struct client_response *resp,
 	c.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
 	    CLIENT_TIMEOUT_MS;
 	c.trace = req->trace;
+	c.url = req->url;
 	clock_gettime(CLOCK_MONOTONIC, &c.deadline);
 	c.deadline.tv_sec += c.timeout_ms / 1000;
 	c.deadline.tv_nsec += (long)(c.timeout_ms % 1000) * 1000000;

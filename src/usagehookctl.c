@@ -20,8 +20,8 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
 	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
-	    "[--connect [http[s]://]ADDR] "
-	    "[--resign] [--dry-run] [--token-file F] [--secondary] "
+	    "[--connect [http[s]://]ADDR] [--resign] [--keep-auth] "
+	    "[--dry-run] [--token-file F] [--secondary] "
 	    "[--ca-file F] [--timeout SEC] [-v] [--json]" },
 	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME] [--json]" },
 	{ "test-rules", cmd_test_rules, "test-rules [TOKEN|ID] "
