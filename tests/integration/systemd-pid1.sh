@@ -302,6 +302,8 @@ like "$state" '^(running|degraded)$' "systemd boots as PID 1 of the namespaces (
 	bail "systemd did not boot: $(tail -n 20 "$T/boot.out" "$T/console")"
 [ "$state" = running ] || diag "failed units: $(sctl --failed --plain --no-legend)"
 is "$(ns cat /proc/1/comm)" systemd "PID 1 there is systemd"
+# What LoadCredential= needs (see the top): systemd as a host's PID 1 does it.
+is "$(ns findmnt -n -o PROPAGATION /)" shared "/ is shared there, as on a host"
 
 # ---- the sample, checked as README says, before the first start -------------
 
@@ -313,6 +315,16 @@ out=$(ns sh -c "test ! -e /var/log/usagehookd && test ! -e /var/lib/usagehookd &
     -c /etc/usagehookd/usagehookd.yaml" 2>&1)
 is "$?" 0 "the shipped sample passes README's check before the first start" ||
 	diag "$out"
+
+# Without the token file (the start then creates the directories, hence
+# after the check above): the start fails, and says it was the credential.
+ns mv /etc/usagehookd/twilio-auth-token /etc/usagehookd/token.away
+sctl start usagehookd.service >"$T/start.out" 2>&1
+isnt "$?" 0 "no token file: systemctl start fails"
+like "$(sctl status usagehookd.service 2>&1)" 'status=243/CREDENTIALS' \
+    "and systemctl status says status=243/CREDENTIALS (README: the token file)"
+sctl reset-failed usagehookd.service
+ns mv /etc/usagehookd/token.away /etc/usagehookd/twilio-auth-token
 
 # The test's config: the sample, with our SID, a loopback TCP listener, an
 # exec (a /bin/sh script) and the sample's append uncommented, both writing
@@ -437,9 +449,9 @@ sctl reload usagehookd >"$T/reload.out" 2>&1
 isnt "$?" 0 "systemctl reload with a bad file fails"
 refused() {
 	ns journalctl --no-pager -q -u usagehookd.service |
-	    grep -q 'usagehookd.yaml:1:'
+	    grep -qE 'usagehookd.yaml:[12]:[0-9]+: '
 }
-ok "the journal says why" refused
+ok "the journal says why" wait_for 10 refused
 is "$(prop usagehookd ActiveState)/$(prop usagehookd MainPID)" "active/$pid" \
     "the service stays active, same process"
 is "$(hz)" 200 "and still answers"
@@ -473,7 +485,7 @@ isnt "$(prop usagehookd NRestarts)" "$restarts" "NRestarts went up"
 wd_logged() {
 	ns journalctl --no-pager -q -u usagehookd.service | grep -q 'Watchdog timeout'
 }
-ok "the journal says why (Watchdog timeout)" wd_logged ||
+ok "the journal says why (Watchdog timeout)" wait_for 10 wd_logged ||
 	diag "$(ns journalctl --no-pager -q -u usagehookd.service | tail -n 15)"
 is "$(hz)" 200 "the new process answers"
 ns rm -rf /run/systemd/system/usagehookd.service.d
