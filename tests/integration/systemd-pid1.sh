@@ -367,7 +367,7 @@ ok "it runs as a dynamic user (uid $uid in 61184-65519)" \
     awk -v u="$uid" 'BEGIN { exit !(u >= 61184 && u <= 65519) }'
 is "$(ns ps -o user= -p "$pid" | tr -d ' ')" usagehookd "named usagehookd (nss-systemd)"
 is "$(prop usagehookd DynamicUser)" yes "DynamicUser=yes"
-cred=$(ns nsenter -t "$pid" -m stat -c '%U %a' /run/credentials/usagehookd.service/twilio-auth-token 2>&1)
+cred=$(ns stat -c '%U %a' "/proc/$pid/root/run/credentials/usagehookd.service/twilio-auth-token" 2>&1)
 is "$cred" "usagehookd 400" "the service sees its credential, owned by it, mode 0400"
 
 out=$(NS_TIMEOUT=20 ns systemd-analyze security usagehookd.service 2>&1)
@@ -460,7 +460,7 @@ ns sh -c 'cat >/etc/usagehookd/usagehookd.yaml' <"$T/test2.yaml"
 # ---- the watchdog ----------------------------------------------------------
 
 ns mkdir -p /run/systemd/system/usagehookd.service.d
-# TimeoutAbortSec: a stopped process cannot act on SIGABRT; SIGKILL it soon.
+# systemd sends SIGABRT (and SIGCONT); TimeoutAbortSec bounds the wait for it.
 ns sh -c 'cat >/run/systemd/system/usagehookd.service.d/watchdog.conf' <<'EOF'
 [Service]
 WatchdogSec=2s
