@@ -48,6 +48,7 @@
 if [ "${1:-}" = --pid1 ]; then
 	set -eu
 	H=$2
+	MODE=$3
 	# /sys read-only: "remount,bind" changes this mount only, not sysfs.
 	mount --bind /sys /sys
 	mount -o remount,bind,ro,nosuid,nodev,noexec /sys
@@ -86,12 +87,20 @@ if [ "${1:-}" = --pid1 ]; then
 	for d in /tmp /var/tmp; do
 		mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m tmpfs "$d"
 	done
-	for d in /var/lib /var/log; do
-		mount -t tmpfs -o mode=755,nosuid,nodev,size=64m tmpfs "$d"
+	mount -t tmpfs -o mode=755,nosuid,nodev,size=64m tmpfs /var/log
+	# /etc: the host's; what is written there lands in $H/ovl/etc. With a
+	# .deb to install, /usr, /var/lib (dpkg's database) and /var/cache too.
+	ovl="etc"
+	if [ "$MODE" = deb ]; then
+		ovl="etc usr var/lib var/cache"
+	else
+		mount -t tmpfs -o mode=755,nosuid,nodev,size=64m tmpfs /var/lib
+	fi
+	for d in $ovl; do
+		u=/run/uhtest/ovl/${d//\//-}
+		mount -t overlay -o "lowerdir=/$d,upperdir=$u/upper,workdir=$u/work" \
+		    overlay "/$d"
 	done
-	# /etc: the host's; what is written there lands in $H/etc-upper.
-	mount -t overlay -o lowerdir=/etc,upperdir=/run/uhtest/etc-upper,workdir=/run/uhtest/etc-work \
-	    overlay /etc
 	# None of the host's enabled units, no generators (fstab, sysv, getty).
 	mount -t tmpfs -o mode=755,size=4m tmpfs /etc/systemd/system
 	for d in /usr/lib/systemd/system-generators /lib/systemd/system-generators; do
@@ -121,11 +130,20 @@ for c in unshare nsenter mountpoint findmnt systemd-analyze make; do
 	command -v "$c" >/dev/null 2>&1 || skip_all "$c not installed (apt-get install util-linux systemd make)"
 done
 [ -x /lib/systemd/systemd ] || skip_all "no /lib/systemd/systemd (apt-get install systemd)"
-[ -n "${systemdsystemunitdir:-}" ] ||
-	skip_all "configured without units (--with-systemdsystemunitdir=no)"
-for v in uh_sbindir uh_bindir uh_sysconfdir; do
-	[ -n "${!v:-}" ] || skip_all "$v not set: run through make check"
-done
+# UH_DEB=FILE: the .deb instead of this build (apt-get install, enable --now).
+MODE=build
+if [ -n "${UH_DEB:-}" ]; then
+	[ -f "$UH_DEB" ] || bail "UH_DEB=$UH_DEB: no such file"
+	command -v apt-get >/dev/null 2>&1 || skip_all "UH_DEB given but no apt-get here"
+	UH_DEB=$(cd "$(dirname "$UH_DEB")" && pwd)/$(basename "$UH_DEB")
+	MODE=deb
+else
+	[ -n "${systemdsystemunitdir:-}" ] ||
+		skip_all "configured without units (--with-systemdsystemunitdir=no)"
+	for v in uh_sbindir uh_bindir uh_sysconfdir; do
+		[ -n "${!v:-}" ] || skip_all "$v not set: run through make check"
+	done
+fi
 cg2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 [ -n "$cg2" ] || skip_all "no cgroup2 hierarchy mounted (systemd needs one)"
 mycg=$(sed -n 's/^0:://p' /proc/self/cgroup)
@@ -192,28 +210,39 @@ prop() {
 # ---- the install, the units, the boot --------------------------------------
 
 R=$T/root
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout 300 \
-    make -C "$top_builddir" install DESTDIR="$R" >"$T/make.out" 2>&1 ||
-	bail "make install DESTDIR=$R failed: $(tail -n 20 "$T/make.out")"
-chmod 755 "$R"
-SVC_IN=$R$systemdsystemunitdir/usagehookd.service
-SOCK_IN=$R$systemdsystemunitdir/usagehookd.socket
-[ -f "$SVC_IN" ] && [ -f "$SOCK_IN" ] || bail "make install put no units in $R$systemdsystemunitdir"
-SAMPLE=$R$uh_sysconfdir/usagehookd/usagehookd.yaml
-[ -f "$SAMPLE" ] || bail "make install put no sample config at $SAMPLE"
-
-# The installed units as runtime units: the programs where the namespace sees
-# the install (/run/uhroot), the config and credential in /etc/usagehookd
-# (ConfigurationDirectory=) whatever sysconfdir is. Nothing else changes.
-mkdir -p "$T/units" "$T/etc-upper" "$T/etc-work"
-: >"$T/console"
-for u in "$SVC_IN" "$SOCK_IN"; do
-	sed -e "s|$uh_sbindir/|/run/uhroot$uh_sbindir/|g" \
-	    -e "s|$uh_sysconfdir/usagehookd\([/ ]\)|/etc/usagehookd\1|g" \
-	    "$u" >"$T/units/${u##*/}"
+mkdir -p "$T/units" "$R"
+for d in etc usr var-lib var-cache; do
+	mkdir -p "$T/ovl/$d/upper" "$T/ovl/$d/work"
 done
-SBIN=/run/uhroot$uh_sbindir
-BIN=/run/uhroot$uh_bindir
+: >"$T/console"
+if [ "$MODE" = deb ]; then
+	# apt-get installs it in the namespace: /usr, /etc, /var/lib and
+	# /var/cache are overlays there, their writes kept in $T.
+	cp "$UH_DEB" "$T/pkg.deb"
+	SBIN=/usr/sbin
+	BIN=/usr/bin
+else
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout 300 \
+	    make -C "$top_builddir" install DESTDIR="$R" >"$T/make.out" 2>&1 ||
+		bail "make install DESTDIR=$R failed: $(tail -n 20 "$T/make.out")"
+	chmod 755 "$R"
+	SVC_IN=$R$systemdsystemunitdir/usagehookd.service
+	SOCK_IN=$R$systemdsystemunitdir/usagehookd.socket
+	[ -f "$SVC_IN" ] && [ -f "$SOCK_IN" ] ||
+		bail "make install put no units in $R$systemdsystemunitdir"
+	SAMPLE=$R$uh_sysconfdir/usagehookd/usagehookd.yaml
+	[ -f "$SAMPLE" ] || bail "make install put no sample config at $SAMPLE"
+	# The installed units as runtime units: the programs where the
+	# namespace sees the install (/run/uhroot), the config and credential
+	# in /etc/usagehookd (ConfigurationDirectory=) whatever sysconfdir is.
+	for u in "$SVC_IN" "$SOCK_IN"; do
+		sed -e "s|$uh_sbindir/|/run/uhroot$uh_sbindir/|g" \
+		    -e "s|$uh_sysconfdir/usagehookd\([/ ]\)|/etc/usagehookd\1|g" \
+		    "$u" >"$T/units/${u##*/}"
+	done
+	SBIN=/run/uhroot$uh_sbindir
+	BIN=/run/uhroot$uh_bindir
+fi
 cat >"$T/units/uh-test.target" <<'EOF'
 [Unit]
 Description=usagehookd test boot (tests/integration/systemd-pid1.sh)
@@ -275,7 +304,7 @@ mounts_before=$(findmnt -rn -o TARGET,SOURCE,FSTYPE,OPTIONS)
 # Into our own cgroup first: the namespace's cgroup root is that one.
 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
     unshare --pid --fork --mount --uts --ipc --net --cgroup --mount-proc \
-    --propagation private bash "$0" --pid1 "$T" >"$T/boot.out" 2>&1 &
+    --propagation private bash "$0" --pid1 "$T" "$MODE" >"$T/boot.out" 2>&1 &
 UNSHARE_PID=$!
 for i in $(seq 1 100); do
 	NSPID=$(cat "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children" 2>/dev/null | awk '{ print $1 }')
@@ -307,8 +336,21 @@ is "$(ns findmnt -n -o PROPAGATION /)" shared "/ is shared there, as on a host"
 
 # ---- the sample, checked as README says, before the first start -------------
 
-ns mkdir -p /etc/usagehookd
-ns sh -c 'cat >/etc/usagehookd/usagehookd.yaml' <"$SAMPLE"
+if [ "$MODE" = deb ]; then
+	# The namespace has no network: what it depends on must be installed.
+	out=$(NS_TIMEOUT=300 ns apt-get install -y --no-install-recommends \
+	    /run/uhtest/pkg.deb 2>&1)
+	is "$?" 0 "apt-get install ./${UH_DEB##*/}" ||
+		bail "apt-get install failed: $(printf '%s\n' "$out" | tail -n 20)"
+	is "$(sctl is-enabled usagehookd.service 2>&1)" disabled "installed disabled"
+	is "$(prop usagehookd ActiveState)" inactive "and not started"
+	ns cat /etc/usagehookd/usagehookd.yaml >"$T/sample.yaml"
+	SAMPLE=$T/sample.yaml
+	ok "it installed the sample config" cmp -s "$SAMPLE" "$top_srcdir/etc/usagehookd.yaml"
+else
+	ns mkdir -p /etc/usagehookd
+	ns sh -c 'cat >/etc/usagehookd/usagehookd.yaml' <"$SAMPLE"
+fi
 printf '%s\n' "$UH_TOKEN" | ns sh -c 'umask 077 && cat >/etc/usagehookd/twilio-auth-token'
 out=$(ns sh -c "test ! -e /var/log/usagehookd && test ! -e /var/lib/usagehookd &&
     cd / && CREDENTIALS_DIRECTORY=/etc/usagehookd $SBIN/usagehookd --check-config \
@@ -323,7 +365,7 @@ sctl start usagehookd.service >"$T/start.out" 2>&1
 isnt "$?" 0 "no token file: systemctl start fails"
 like "$(sctl status usagehookd.service 2>&1)" 'status=243/CREDENTIALS' \
     "and systemctl status says status=243/CREDENTIALS (README: the token file)"
-sctl reset-failed usagehookd.service
+sctl reset-failed usagehookd.service >/dev/null 2>&1
 ns mv /etc/usagehookd/token.away /etc/usagehookd/twilio-auth-token
 
 # The test's config: the sample, with our SID, a loopback TCP listener, an
@@ -353,8 +395,8 @@ ns sh -c 'cat >/etc/usagehookd/usagehookd.yaml' <"$T/test.yaml"
 hz() {
 	ns curl -s -o /dev/null --max-time 5 -w '%{http_code}' http://127.0.0.1:8080/healthz
 }
-NS_TIMEOUT=90 sctl start usagehookd.service
-is "$?" 0 "systemctl start usagehookd returns 0" ||
+NS_TIMEOUT=90 sctl enable --now usagehookd.service >"$T/enable.out" 2>&1
+is "$?" 0 "systemctl enable --now usagehookd returns 0" ||
 	diag "$(sctl status usagehookd 2>&1 | tail -n 20)"
 is "$(prop usagehookd ActiveState)/$(prop usagehookd SubState)" active/running \
     "and the service is active (running) when it returns"
@@ -511,6 +553,15 @@ out=$(send "--connect unix:/run/usagehookd/http.sock IdempotencyToken=AC-pid1-$$
 like "$out" '(^|[[:space:]])200([[:space:]]|$)' "a signed callback through the socket: 200" || diag "$out"
 NS_TIMEOUT=60 sctl stop usagehookd.socket usagehookd.service
 is "$(prop usagehookd Result)" success "stopped again: Result=success"
+
+if [ "$MODE" = deb ]; then
+	out=$(NS_TIMEOUT=300 ns apt-get purge -y usagehookd 2>&1)
+	is "$?" 0 "apt-get purge usagehookd" || diag "$(printf '%s\n' "$out" | tail -n 20)"
+	left=$(ns sh -c 'ls -d /var/lib/private/usagehookd /var/log/private/usagehookd \
+	    /var/lib/usagehookd /var/log/usagehookd /lib/systemd/system/usagehookd.service \
+	    /usr/sbin/usagehookd 2>/dev/null')
+	is "$left" "" "purge leaves no database, logs, unit or program"
+fi
 
 # ---- nothing left on the host ----------------------------------------------
 
