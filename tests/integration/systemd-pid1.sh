@@ -180,7 +180,8 @@ teardown() {
 }
 _pid1_exit() {
 	local rc=$?
-	if [ "$_tap_failed" -gt 0 ] && [ -n "$NSPID" ]; then
+	if { [ "$_tap_failed" -gt 0 ] || [ "$_tap_bailed" -eq 1 ]; } &&
+	    [ -n "$NSPID" ]; then
 		diag "---- journal of the namespace (last 60 lines)"
 		diag "$(ns journalctl --no-pager -n 60 2>&1)"
 	fi
@@ -569,7 +570,7 @@ teardown
 # Other tests may mount things meanwhile: look for ours among what is new.
 new=$(comm -13 <(printf '%s\n' "$mounts_before" | sort) \
     <(findmnt -rn -o TARGET,SOURCE,FSTYPE,OPTIONS | sort))
-ours=$(printf '%s\n' "$new" | grep -E "$T|uhtest|uhroot|credentials|^/(run|tmp|var|dev|etc|sys|proc)([/ ]|$)")
+ours=$(printf '%s\n' "$new" | grep -E "$T|uhtest|uhroot|/run/credentials|^(/run|/tmp|/var/(tmp|lib|log|cache)|/usr|/dev(/pts|/shm|/console|/mqueue)?|/etc(/systemd/system)?|/sys(/fs/cgroup)?|/proc(/sys|/sysrq-trigger)?|(/usr)?/lib/systemd/system-generators) ")
 is "$ours" "" "none of the namespace's mounts is left on the host" ||
 	diag "new on the host since the boot: $new"
 ok "our cgroup is gone" test ! -d "$CG"
