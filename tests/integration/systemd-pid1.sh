@@ -6,10 +6,11 @@
 # script with --pid1) private tmpfs on /run, /tmp, /var/tmp, /var/lib and
 # /var/log, a private /dev, /sys and /proc/sys read-only, cgroup2 on
 # /sys/fs/cgroup (a cgroup of our own, below ours), /etc the host's seen
-# through an overlay whose writes land in $T, the generators and the boot
-# units that write to the machine masked, `container=` in the environment,
-# and `exec systemd --system`. Nothing of it reaches the host: the test
-# compares the host's mount table before and after, and removes its cgroup.
+# through an overlay whose writes stay in a tmpfs, the generators and the
+# boot units that write to the machine masked, `container=` in the
+# environment, and `exec systemd --system`. Nothing of it reaches the host:
+# the test looks for its mounts on the host afterwards, and removes its
+# cgroup; its own directory ($T) is bound at /run/uhtest there.
 #
 # Why LoadCredential= "did not work" in such a namespace: systemd builds a
 # service's credentials on a ramfs in a helper's mount namespace and moves it
@@ -30,16 +31,25 @@
 #    from LoadCredential='s directory, by a dynamic user;
 #  - an exec action (a /bin/sh script) and an append action write under
 #    LogsDirectory=, with the full hardening of the shipped unit;
+#  - without the token file the start fails with status=243/CREDENTIALS;
 #  - `systemctl reload` with a good file succeeds, with a bad one fails and
-#    the service keeps running on the old file;
+#    the service keeps running on the old file (this found that systemd 252
+#    gives ExecReload= no credentials in a sandbox: the unit's check now runs
+#    as root with CREDENTIALS_DIRECTORY=/etc/usagehookd);
 #  - WatchdogSec= (a drop-in) plus `kill -STOP`: systemd restarts it;
 #  - `systemctl stop`: Result=success;
 #  - usagehookd.socket: a request to the socket starts the stopped service;
 #  - `systemd-analyze security` on the running unit: 2.0 or lower;
 #  - `journalctl -p warning -u usagehookd` shows the refused request.
 #
+# UH_DEB=FILE: the same on the .deb, as on a fresh Debian 12 host: apt-get
+# install in the namespace (/usr, /var/lib, /var/cache overlays too), enable
+# --now, and apt-get purge at the end.
+#
 # Needs root, unshare/nsenter (util-linux), systemd, and a cgroup2 hierarchy
-# this process may create a cgroup in; else it skips, saying which.
+# this process may create a cgroup in; else it skips, saying which. On this
+# machine (Debian 12, systemd 252) every check runs; none needs a real host,
+# but README lists what an operator should still look at on one.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 
 # ---- the namespace's PID 1: set up, then become systemd --------------------
@@ -88,7 +98,7 @@ if [ "${1:-}" = --pid1 ]; then
 		mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m tmpfs "$d"
 	done
 	mount -t tmpfs -o mode=755,nosuid,nodev,size=64m tmpfs /var/log
-	# /etc: the host's; what is written there lands in $H/ovl/etc. With a
+	# /etc: the host's; what is written there stays in the namespace. With a
 	# .deb to install, /usr, /var/lib (dpkg's database) and /var/cache too.
 	ovl="etc"
 	if [ "$MODE" = deb ]; then
@@ -96,8 +106,13 @@ if [ "${1:-}" = --pid1 ]; then
 	else
 		mount -t tmpfs -o mode=755,nosuid,nodev,size=64m tmpfs /var/lib
 	fi
+	# The overlays' upper layers on a tmpfs of the namespace: nothing is
+	# written to the host's disks, and this works where /tmp is an overlay.
+	mkdir -m 700 /run/uhovl
+	mount -t tmpfs -o mode=700,size=1g tmpfs /run/uhovl
 	for d in $ovl; do
-		u=/run/uhtest/ovl/${d//\//-}
+		u=/run/uhovl/${d//\//-}
+		mkdir -p "$u/upper" "$u/work"
 		mount -t overlay -o "lowerdir=/$d,upperdir=$u/upper,workdir=$u/work" \
 		    overlay "/$d"
 	done
@@ -212,13 +227,10 @@ prop() {
 
 R=$T/root
 mkdir -p "$T/units" "$R"
-for d in etc usr var-lib var-cache; do
-	mkdir -p "$T/ovl/$d/upper" "$T/ovl/$d/work"
-done
 : >"$T/console"
 if [ "$MODE" = deb ]; then
 	# apt-get installs it in the namespace: /usr, /etc, /var/lib and
-	# /var/cache are overlays there, their writes kept in $T.
+	# /var/cache are overlays there, their writes kept in a tmpfs.
 	cp "$UH_DEB" "$T/pkg.deb"
 	SBIN=/usr/sbin
 	BIN=/usr/bin
