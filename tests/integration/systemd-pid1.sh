@@ -50,6 +50,9 @@
 # this process may create a cgroup in; else it skips, saying which. On this
 # machine (Debian 12, systemd 252) every check runs; none needs a real host,
 # but README lists what an operator should still look at on one.
+# uh_sbindir, uh_bindir, uh_sysconfdir, systemdsystemunitdir come from make
+# check; _tap_* and top_builddir from lib.sh.
+# shellcheck disable=SC2154
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 
 # ---- the namespace's PID 1: set up, then become systemd --------------------
@@ -119,8 +122,9 @@ if [ "${1:-}" = --pid1 ]; then
 	# None of the host's enabled units, no generators (fstab, sysv, getty).
 	mount -t tmpfs -o mode=755,size=4m tmpfs /etc/systemd/system
 	for d in /usr/lib/systemd/system-generators /lib/systemd/system-generators; do
-		[ -d "$d" ] && ! mountpoint -q "$d" || continue
-		mount -t tmpfs -o mode=755,size=1m,ro tmpfs "$d"
+		if [ -d "$d" ] && ! mountpoint -q "$d"; then
+			mount -t tmpfs -o mode=755,size=1m,ro tmpfs "$d"
+		fi
 	done
 	mkdir -p /run/systemd/system
 	while read -r u; do
@@ -241,8 +245,9 @@ else
 	chmod 755 "$R"
 	SVC_IN=$R$systemdsystemunitdir/usagehookd.service
 	SOCK_IN=$R$systemdsystemunitdir/usagehookd.socket
-	[ -f "$SVC_IN" ] && [ -f "$SOCK_IN" ] ||
+	if [ ! -f "$SVC_IN" ] || [ ! -f "$SOCK_IN" ]; then
 		bail "make install put no units in $R$systemdsystemunitdir"
+	fi
 	SAMPLE=$R$uh_sysconfdir/usagehookd/usagehookd.yaml
 	[ -f "$SAMPLE" ] || bail "make install put no sample config at $SAMPLE"
 	# The installed units as runtime units: the programs where the
@@ -319,8 +324,8 @@ sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
     unshare --pid --fork --mount --uts --ipc --net --cgroup --mount-proc \
     --propagation private bash "$0" --pid1 "$T" "$MODE" >"$T/boot.out" 2>&1 &
 UNSHARE_PID=$!
-for i in $(seq 1 100); do
-	NSPID=$(cat "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children" 2>/dev/null | awk '{ print $1 }')
+for _ in $(seq 1 100); do
+	NSPID=$(awk '{ print $1 }' "/proc/$UNSHARE_PID/task/$UNSHARE_PID/children" 2>/dev/null)
 	[ -n "$NSPID" ] && break
 	kill -0 "$UNSHARE_PID" 2>/dev/null || break
 	sleep 0.1
@@ -334,7 +339,7 @@ done
 	bail "unshare did not start: $msg"
 }
 state=
-for i in $(seq 1 300); do
+for _ in $(seq 1 300); do
 	state=$(NS_TIMEOUT=5 sctl is-system-running 2>/dev/null) || true
 	case $state in running | degraded) break ;; esac
 	kill -0 "$NSPID" 2>/dev/null || break
