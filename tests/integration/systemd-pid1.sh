@@ -175,13 +175,13 @@ UNSHARE_PID=
 # teardown: kill the namespace's PID 1 (the kernel then kills every process
 # in it, and the mounts go with the namespace), bounded; remove our cgroup.
 teardown() {
-	local i
+	local _
 	if [ -n "$NSPID" ] && kill -0 "$NSPID" 2>/dev/null; then
 		kill -KILL "$NSPID" 2>/dev/null
 	fi
 	NSPID=
 	if [ -n "$UNSHARE_PID" ]; then
-		for i in $(seq 1 100); do
+		for _ in $(seq 1 100); do
 			kill -0 "$UNSHARE_PID" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -190,7 +190,7 @@ teardown() {
 		UNSHARE_PID=
 	fi
 	if [ -d "$CG" ]; then
-		for i in $(seq 1 50); do
+		for _ in $(seq 1 50); do
 			find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
 			[ -d "$CG" ] || break
 			sleep 0.1
