@@ -442,13 +442,13 @@ send() {
 	ns sh -c "cd / && CREDENTIALS_DIRECTORY=/etc/usagehookd $BIN/usagehookctl \
 	    -c /etc/usagehookd/usagehookd.yaml send $*" 2>&1
 }
-tok1=AC-pid1-$$-1
+tok1=pid1-$$-1
 out=$(send "UsageCategory=sms TriggerBy=price CurrentValue=150 TriggerValue=100 IdempotencyToken=$tok1")
 like "$out" '(^|[[:space:]])200([[:space:]]|$)' "a callback signed with the token (README: usagehookctl send) gets 200" ||
 	diag "$out"
 printf '%s' "$UH_BADTOKEN" >"$T/bad.token"
 ns sh -c 'cat >/run/bad.token' <"$T/bad.token"
-out=$(send "--token-file /run/bad.token IdempotencyToken=AC-pid1-$$-forged")
+out=$(send "--token-file /run/bad.token IdempotencyToken=pid1-$$-forged")
 like "$out" '(^|[[:space:]])403([[:space:]]|$)' "one signed with another token gets 403" || diag "$out"
 
 # wait_for SECONDS CMD...: until CMD succeeds; 1 if it never did.
@@ -501,7 +501,7 @@ reloaded() {
 	    grep -q 'reloaded /etc/usagehookd/usagehookd.yaml'
 }
 ok "the daemon got SIGHUP and reloaded" wait_for 10 reloaded
-out=$(send "IdempotencyToken=AC-pid1-$$-2")
+out=$(send "IdempotencyToken=pid1-$$-2")
 like "$out" '(^|[[:space:]])200([[:space:]]|$)' \
     "after the reload (token read again from its credential): 200" || diag "$out"
 printf 'listen: [unterminated\n' | ns sh -c 'cat >/etc/usagehookd/usagehookd.yaml'
@@ -567,7 +567,7 @@ code=$(ns curl -s -o /dev/null --max-time 30 -w '%{http_code}' \
     --unix-socket /run/usagehookd/http.sock http://localhost/healthz)
 is "$code" 200 "a request to /run/usagehookd/http.sock starts it and gets 200"
 is "$(prop usagehookd ActiveState)" active "the service is now active"
-out=$(send "--connect unix:/run/usagehookd/http.sock IdempotencyToken=AC-pid1-$$-sock")
+out=$(send "--connect unix:/run/usagehookd/http.sock IdempotencyToken=pid1-$$-sock")
 like "$out" '(^|[[:space:]])200([[:space:]]|$)' "a signed callback through the socket: 200" || diag "$out"
 NS_TIMEOUT=60 sctl stop usagehookd.socket usagehookd.service
 is "$(prop usagehookd Result)" success "stopped again: Result=success"
