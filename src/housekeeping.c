@@ -1,14 +1,16 @@
-/* housekeeping.c: checkpoints, the database file watch, retention. */
+/* housekeeping.c: checkpoints, the database file watch, retention, job counts. */
 #include "config-sys.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "housekeeping.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -16,6 +18,7 @@
 #define TICK_SECONDS	1		/* how often to checkpoint */
 #define FIRST_PURGE	2		/* seconds after start */
 #define PURGE_PERIOD	(24 * 60 * 60)
+#define COUNT_PERIOD	5		/* seconds between job counts */
 
 struct housekeeping {
 	char			*database;
@@ -103,6 +106,29 @@ count_refusals(void)
 		    (unsigned long long)n, REFUSALS_RATE);
 }
 
+/* The jobs by state, from the database, for /metrics' gauges. */
+static void
+count_jobs(struct store *st)
+{
+	static const char *const states[METRICS_JOB_STATES] = { "queued",
+	    "running", "done", "dead" };
+	struct count_row	*rows = NULL;
+	int64_t			 n[METRICS_JOB_STATES] = { 0 };
+	size_t			 nrows = 0, i, k;
+
+	if (store_stats(st, STAT_JOBS, 0, &rows, &nrows) == -1) {
+		log_debug("housekeeping: counting jobs: %s", store_errmsg(st));
+		return;
+	}
+	for (i = 0; i < nrows; i++)
+		for (k = 0; k < METRICS_JOB_STATES; k++)
+			if (rows[i].key != NULL &&
+			    strcmp(rows[i].key, states[k]) == 0)
+				n[k] = rows[i].n;
+	store_count_rows_free(rows, nrows);
+	metrics_set_jobs(n);
+}
+
 static void *
 runner(void *arg)
 {
@@ -111,6 +137,7 @@ runner(void *arg)
 	struct retention	 ages;
 	struct timespec		 at;
 	time_t			 next_purge = time(NULL) + FIRST_PURGE;
+	time_t			 next_count = 0;
 	char			*err = NULL;
 	int			 warned = 0, moved = 0;
 
@@ -143,6 +170,10 @@ runner(void *arg)
 			/* Moved: leave the file that left alone. */
 			if (!(moved = watch_file(st, moved))) {
 				checkpoint(st);
+				if (time(NULL) >= next_count) {
+					count_jobs(st);
+					next_count = time(NULL) + COUNT_PERIOD;
+				}
 				if (time(NULL) >= next_purge) {
 					purge(st, ages);
 					next_purge = time(NULL) + PURGE_PERIOD;

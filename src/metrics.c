@@ -1,6 +1,7 @@
 /* metrics.c: counters and histograms, written as Prometheus text. */
 #include "config-sys.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,42 @@ metrics_commit(struct metrics *m, size_t n, double seconds)
 	m->latency[i]++;
 	m->latency_count++;
 	m->latency_sum += seconds;
+}
+
+/* Set by the housekeeping thread, read when /metrics is written. */
+static pthread_mutex_t	jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t		jobs_by_state[METRICS_JOB_STATES];
+static int		jobs_counted;
+
+void
+metrics_set_jobs(const int64_t n[METRICS_JOB_STATES])
+{
+	pthread_mutex_lock(&jobs_lock);
+	memcpy(jobs_by_state, n, sizeof jobs_by_state);
+	jobs_counted = 1;
+	pthread_mutex_unlock(&jobs_lock);
+}
+
+/* The gauges of jobs by state; nothing until the first count. */
+static int
+jobs_gauges(struct evbuffer *b)
+{
+	static const char *const names[METRICS_JOB_STATES] = { "queued",
+	    "running", "done", "dead" };
+	int64_t	n[METRICS_JOB_STATES];
+	int	i, known, err;
+
+	pthread_mutex_lock(&jobs_lock);
+	memcpy(n, jobs_by_state, sizeof n);
+	known = jobs_counted;
+	pthread_mutex_unlock(&jobs_lock);
+	err = evbuffer_add_printf(b, "# HELP usagehookd_jobs Jobs in the "
+	    "database by state (counted every few seconds; dead ones wait "
+	    "for usagehookctl retry).\n# TYPE usagehookd_jobs gauge\n") < 0;
+	for (i = 0; i < METRICS_JOB_STATES && known; i++)
+		err |= evbuffer_add_printf(b, "usagehookd_jobs{state=\"%s\"} "
+		    "%lld\n", names[i], (long long)n[i]) < 0;
+	return err;
 }
 
 void
@@ -309,6 +346,7 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "New callbacks stored, by AccountSid and UsageCategory (a "
 	    "category Twilio does not list counts as other).", "account",
 	    "category", &m->callbacks);
+	err |= jobs_gauges(b);
 	err |= labelled(b, "usagehookd_jobs_total",
 	    "Job attempts that ended, by rule and outcome (done; failed: "
 	    "retried later; dead).", "rule", "outcome", &m->jobs);

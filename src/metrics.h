@@ -82,6 +82,9 @@ void		 metrics_request(struct metrics *, double seconds);
 /* Count one in the series (a, b); a failed allocation loses the count. */
 void		 metrics_count(struct metrics_labelled *, const char *a,
 		    const char *b);
+#define METRICS_JOB_STATES	4	/* queued, running, done, dead */
+/* The jobs by state as counted in the database (any thread). */
+void		 metrics_set_jobs(const int64_t n[METRICS_JOB_STATES]);
 /* Free the labelled counters' tables. */
 void		 metrics_free(struct metrics *);
 /* Append the Prometheus text exposition to buf; -1 when out of memory. */

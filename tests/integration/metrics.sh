@@ -50,6 +50,11 @@ is "$(metric 'usagehookd_jobs_total{rule="works",outcome="done"}')" 4 "jobs by r
 is "$(metric 'usagehookd_jobs_total{rule="breaks",outcome="failed"}')" 1 \
     "... a failed attempt"
 is "$(metric 'usagehookd_jobs_total{rule="breaks",outcome="dead"}')" 1 "... then dead"
+gauge_dead() { fetch_metrics >/dev/null; [ "$(metric 'usagehookd_jobs{state="dead"}')" -ge 1 ]; }
+uh_wait 30 gauge_dead
+is "$(metric 'usagehookd_jobs{state="dead"}')" 1 "the jobs gauge, counted in the database: 1 dead"
+is "$(metric 'usagehookd_jobs{state="done"}')" 4 "... 4 done"
+is "$(metric 'usagehookd_jobs{state="queued"}')" 0 "... none queued"
 last=$(metric usagehookd_last_accepted_timestamp_seconds)
 ok "the last accepted callback's time is now ($last)" \
     test "$last" -ge "$start" -a "$last" -le "$(date +%s)"
