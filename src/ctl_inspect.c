@@ -103,8 +103,11 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
 		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
 		{ "category", required_argument, NULL, 'C' },
+		{ "account", required_argument, NULL, 'a' },
 		{ "trigger", required_argument, NULL, 't' },
+		{ "unmatched", no_argument, NULL, 'U' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "wide", no_argument, NULL, 'w' },
@@ -136,8 +139,24 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 				    "(2026-11-24, 2026-11-24T03:00:00Z) or a "
 				    "duration ago (30m, 2h, 7d)", optarg);
 			break;
+		case 'u':
+			if (ctl_parse_since(optarg, ctl_now_ms(), &flt.until)
+			    == -1)
+				rc = cmd_usage(cmd, "--until %s: want a date "
+				    "(2026-11-24, 2026-11-24T03:00:00Z) or a "
+				    "duration ago (30m, 2h, 7d)", optarg);
+			break;
 		case 'C':
 			flt.category = optarg;
+			break;
+		case 'a':
+			if (!sid_valid(optarg, "AC"))
+				rc = cmd_usage(cmd, "--account %s: want an "
+				    "AccountSid, AC and 32 hex digits", optarg);
+			flt.account = optarg;
+			break;
+		case 'U':
+			flt.unmatched = 1;
 			break;
 		case 't':
 			rc = add_triggers(cmd, optarg, &flt.triggers,
@@ -164,7 +183,8 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		rc = cmd_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	if (rc != EXIT_OK)
 		goto out;
-	if (flt.category != NULL && !category_known(flt.category)) {
+	if (flt.category != NULL && strpbrk(flt.category, "*?[") == NULL &&
+	    !category_known(flt.category)) {
 		sug = category_suggest(flt.category);
 		cmd_warn(cmd, "%s is not one of Twilio's usage "
 		    "categories%s%s%s", flt.category,

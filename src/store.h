@@ -135,7 +135,10 @@ struct callback_row {
 /* Which callbacks store_callbacks_list returns; zeroes mean any. */
 struct callback_filter {
 	int64_t		 since;		/* received at or after, ms */
-	const char	*category;	/* UsageCategory */
+	int64_t		 until;		/* received before, ms; 0: now */
+	const char	*category;	/* UsageCategory, or a glob (* ? [) */
+	const char	*account;	/* AccountSid */
+	int		 unmatched;	/* only those that got no job */
 	const char	**triggers;	/* UsageTriggerSids, any of */
 	size_t		 ntriggers;
 	size_t		 limit;		/* 0: no limit */

@@ -1439,9 +1439,19 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 	}
 	len = snprintf(sql, sizeof sql, "SELECT " CALLBACK_COLUMNS
 	    " FROM callbacks WHERE received_at >= ?");
+	if (flt->until > 0)
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND received_at < ?");
 	if (flt->category != NULL)
 		len += snprintf(sql + len, sizeof sql - len,
-		    " AND usage_category = ?");
+		    " AND usage_category %s ?",
+		    strpbrk(flt->category, "*?[") ? "GLOB" : "=");
+	if (flt->account != NULL)
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND account_sid = ?");
+	if (flt->unmatched)
+		len += snprintf(sql + len, sizeof sql - len, " AND NOT EXISTS"
+		    " (SELECT 1 FROM jobs WHERE jobs.callback_id = callbacks.id)");
 	for (i = 0; i < flt->ntriggers; i++)
 		len += snprintf(sql + len, sizeof sql - len, "%s?%s",
 		    i == 0 ? " AND usage_trigger_sid IN (" : ", ",
@@ -1451,8 +1461,12 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 	if (prepare(s, sql, &st, "listing callbacks") == -1)
 		return -1;
 	sqlite3_bind_int64(st, b++, flt->since);
+	if (flt->until > 0)
+		sqlite3_bind_int64(st, b++, flt->until);
 	if (flt->category != NULL)
 		bind_text(st, b++, flt->category);
+	if (flt->account != NULL)
+		bind_text(st, b++, flt->account);
 	for (i = 0; i < flt->ntriggers; i++)
 		bind_text(st, b++, flt->triggers[i]);
 	sqlite3_bind_int64(st, b, flt->limit > 0 ? (sqlite3_int64)flt->limit :

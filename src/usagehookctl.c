@@ -15,8 +15,9 @@
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "categories", cmd_categories, "categories [--json]" },
-	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] "
-	    "[--limit N] [--wide] [--json]" },
+	{ "list", cmd_list, "list [--since T] [--until T] [--category C|GLOB] "
+	    "[--account AC...] [--trigger UT...] [--unmatched] [--limit N] "
+	    "[--wide] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
 	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
