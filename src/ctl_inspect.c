@@ -133,18 +133,10 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	    (ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			if (ctl_parse_since(optarg, ctl_now_ms(), &flt.since)
-			    == -1)
-				rc = cmd_usage(cmd, "--since %s: want a date "
-				    "(2026-11-24, 2026-11-24T03:00:00Z) or a "
-				    "duration ago (30m, 2h, 7d)", optarg);
+			rc = ctl_time_arg(cmd, "--since", optarg, &flt.since);
 			break;
 		case 'u':
-			if (ctl_parse_since(optarg, ctl_now_ms(), &flt.until)
-			    == -1)
-				rc = cmd_usage(cmd, "--until %s: want a date "
-				    "(2026-11-24, 2026-11-24T03:00:00Z) or a "
-				    "duration ago (30m, 2h, 7d)", optarg);
+			rc = ctl_time_arg(cmd, "--until", optarg, &flt.until);
 			break;
 		case 'C':
 			flt.category = optarg;
