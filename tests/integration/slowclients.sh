@@ -3,12 +3,15 @@
 # slowclients.sh: 1000 connections each sending a byte a second (slowloris)
 # do not stop a normal client from being served within a second, and the
 # daemon closes them at request_timeout, though they never go quiet; the
-# same for clients that trickle a promised body.
+# same for clients that trickle a promised body. A client that pipelines
+# requests and never reads costs the daemon a bounded amount of memory.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
 SLOW=$top_builddir/tests/fixtures/slowloris
 [ -x "$SLOW" ] || bail "$SLOW not built (make check builds it)"
+RAW=$top_builddir/tests/fixtures/rawhttp
+[ -x "$RAW" ] || bail "$RAW not built (make check builds it)"
 N=${UH_SLOW_CONNECTIONS:-1000}
 TIMEOUT=3
 # The helper and the daemon each hold N descriptors.
@@ -106,6 +109,34 @@ slow_round() {
 
 slow_round header "$N"
 slow_round body $((N / 5))
+
+# -- One connection pipelining GET /metrics nonstop, never reading: the
+# daemon reads no further while a reply is unflushed, so that connection
+# costs a bounded amount of memory however long it sends (and is closed
+# once its reply has waited request_timeout; the client connects again).
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$UH_PID/status"; }
+for _ in $(seq 1 200); do
+	printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+done >"$T/pipeline.in"
+rss_before=$(rss_kib)
+"$RAW" -a "unix:$UH_SOCK" -F 10 <"$T/pipeline.in" >"$T/pipeline.out" \
+    2>"$T/pipeline.err" &
+flood_pid=$!
+uh_track "$flood_pid"
+rss_max=$rss_before
+# Sampled while it sends (10 s), bounded at 20 s.
+end=$((SECONDS + 20))
+while kill -0 "$flood_pid" 2>/dev/null && [ "$SECONDS" -le "$end" ]; do
+	r=$(rss_kib)
+	[ -n "$r" ] && [ "$r" -gt "$rss_max" ] && rss_max=$r
+	sleep 0.2
+done
+wait "$flood_pid"
+diag "pipelining client: $(cat "$T/pipeline.out"); RSS ${rss_before} KiB before, at most ${rss_max} KiB meanwhile ($(awk -v a="$rss_max" -v b="$rss_before" 'BEGIN { printf "%.2f", a / b }')x)"
+like "$(cat "$T/pipeline.out")" '^sent [0-9]+ connections [0-9]+$' \
+    "a client pipelined GET /metrics for 10 s without reading (connecting again when cut off)"
+ok "the daemon's RSS stayed <= 32 MiB meanwhile (at most $((rss_max / 1024)) MiB)" \
+    [ "$rss_max" -le $((32 * 1024)) ]
 
 fetch_metrics >/dev/null
 is "$(metric usagehookd_timed_out_total)" $((N + N / 5)) \
