@@ -45,6 +45,9 @@
 #define SERVER_MAX_LISTENERS	16
 /* Connections the kernel queues for us before we accept them. */
 #define LISTEN_BACKLOG		1024
+/* The characters of a header name (RFC 9110 token). */
+#define HEADER_NAME_CHARS	"!#$%&'*+-.^_`|~0123456789" \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 /* Rules one callback may match; more is a config no operator means. */
 #define MAX_MATCHED		64
 
@@ -944,8 +947,10 @@ request_arrived(struct server *srv, struct evhttp_request *req)
  * connection, one a proxy in front sent for another client. So refused:
  * two Content-Length headers that differ; a Transfer-Encoding that is not
  * one "chunked", or one with a Content-Length; a HEAD with a
- * Content-Length other than 0 or with a Transfer-Encoding. Two Host
- * headers are refused too: which one a proxy in front routed by is
+ * Content-Length other than 0 or with a Transfer-Encoding. evhttp keeps a
+ * header name with a space before its colon as it is, so that is refused
+ * too (RFC 9112 5.1), lest "Content-Length : 5" go unread. Two Host
+ * headers are refused as well: which one a proxy in front routed by is
  * unknown.
  */
 static const char *
@@ -957,6 +962,11 @@ framing_error(struct evhttp_request *req)
 	size_t			 ncl, nte;
 	char			*end;
 
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		if (*kv->key == '\0' || kv->key[strspn(kv->key,
+		    HEADER_NAME_CHARS)] != '\0')
+			return "a header name that is not a token "
+			    "(\"Content-Length :\" is not \"Content-Length:\")";
 	ncl = header_count(hdrs, "Content-Length", &cl);
 	for (kv = hdrs->tqh_first; kv != NULL && ncl > 1; kv = kv->next.tqe_next)
 		if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0 &&

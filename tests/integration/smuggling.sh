@@ -2,8 +2,8 @@
 # shellcheck disable=SC2119
 # smuggling.sh: a request whose framing evhttp would read otherwise than the
 # client meant (a HEAD with a body, two Content-Length that differ, a
-# Transfer-Encoding other than one "chunked", or with a Content-Length; two
-# Host) is answered 400 alone and its connection closed, so nothing it
+# Transfer-Encoding other than one "chunked", or with a Content-Length; a
+# space before a header's colon; two Host) is answered 400 alone and its connection closed, so nothing it
 # carries is parsed as a request; GET and DELETE bodies are read, not
 # parsed. Two X-Twilio-Signature: 400. Pipelined requests followed by a
 # half-close are all answered. An absolute-form target is routed and signed
@@ -90,6 +90,10 @@ is "$(statuses te-cl)/$RAW_RC" 400/0 "Transfer-Encoding with Content-Length: 400
 printf "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n$SMUGGLED\r\n0\r\n\r\n" "$SLEN" >"$T/te-chunked.in"
 raw te-chunked
 is "$(statuses te-chunked)" 200 "one Transfer-Encoding: chunked is read: 200"
+
+printf "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : $SLEN\r\n\r\n$SMUGGLED" >"$T/cl-space.in"
+raw cl-space
+is "$(statuses cl-space)/$RAW_RC" 400/0 "\"Content-Length :\" (space before the colon): 400, closed"
 
 # -- Two Host headers; two signatures.
 printf 'GET /healthz HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n' >"$T/two-host.in"
