@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2119
+# shellcheck disable=SC2119,SC2059
+# (SC2059: the requests are printf formats on purpose, \r\n and all.)
 # smuggling.sh: a request whose framing evhttp would read otherwise than the
 # client meant (a HEAD with a body, two Content-Length that differ, a
 # Transfer-Encoding other than one "chunked", or with a Content-Length; a
