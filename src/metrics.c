@@ -268,6 +268,10 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "libevent unseen).", m->body_too_large);
 	err |= counter(b, "usagehookd_not_found_total",
 	    "Requests for paths we do not serve.", m->not_found);
+	err |= counter(b, "usagehookd_bad_framing_total",
+	    "Requests refused 400 with their connection closed because their "
+	    "length could be read two ways (request smuggling).",
+	    m->bad_framing);
 	err |= counter(b, "usagehookd_timed_out_total",
 	    "Connections closed because a request did not arrive whole "
 	    "within request_timeout.", m->timed_out);
