@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "dispatch.h"
+#include "log.h"
 #include "rules.h"
 #include "signature.h"
 #include "store.h"
@@ -400,13 +401,25 @@ action_target(const struct action *a, const struct params *p)
 		}
 		return out != NULL ? out : xstrdup("");
 	case ACTION_HTTP:
-		return xstrdup(a->url ? a->url : "");
+		/* Never a secret URL whole: only what tells it apart. */
+		if ((out = action_url_shown(a)) == NULL)
+			fatalx("out of memory");
+		return out;
 	case ACTION_APPEND:
 		return xstrdup(a->path ? a->path : "");
 	case ACTION_LOG:
 		if ((out = template_expand(a->template ? a->template : "",
 		    p)) == NULL)
 			out = xstrdup(a->template ? a->template : "");
+		return out;
+	case ACTION_TWILIO:
+		if ((arg = template_expand(a->account ? a->account :
+		    "{AccountSid}", p)) == NULL)
+			fatalx("out of memory");
+		xasprintf(&out, "%s %s%s", a->twilio == TWILIO_SUSPEND ?
+		    "suspend" : "activate", arg, a->twilio == TWILIO_SUSPEND &&
+		    a->end_calls ? ", end its calls" : "");
+		free(arg);
 		return out;
 	}
 	return xstrdup("");

@@ -33,6 +33,8 @@ static const struct command commands[] = {
 	{ "send", cmd_send, "send [--url URL] [--connect ADDR] [--method M] "
 	    "[--token-file F] [--secondary] [--ca-file F] [-H 'Name: value'] "
 	    "[--timeout SEC] [--bare] [-v] [K=V ...]" },
+	{ "accounts", cmd_accounts, "accounts list|suspend|activate [AC...] "
+	    "[--end-calls] [--api-base URL] [--json]" },
 	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"
 	    "plan|apply [UT...] [--category C] [--value V] [--trigger-by B] "
 	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "

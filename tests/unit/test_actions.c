@@ -514,7 +514,7 @@ test_params_json_has_job_member_and_first_of_each_name(void **state)
 {
 	struct fixture		*fx = *state;
 	struct params		 p = { NULL, 0, 0, NULL };
-	struct job_info		 ji = { 42, "page \"oncall\"", 3 };
+	struct job_info		 ji = { 42, "page \"oncall\"", 3, NULL };
 	char			*got;
 
 	add(&p, "AccountSid", "AC1");
@@ -580,7 +580,7 @@ test_exec_gets_clean_env_argv_and_stdin(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 17, "sms-spend", 2 };
+	struct job_info	 ji = { 17, "sms-spend", 2, NULL };
 	struct result	 res;
 	char		 prog[PATH_MAX + 16], path[PATH_MAX + 16];
 	char		*argv[5], *env, *s, *json;
@@ -670,7 +670,7 @@ test_exec_hostile_value_reaches_argv_and_env_verbatim(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 1, "r", 1 };
+	struct job_info	 ji = { 1, "r", 1, NULL };
 	struct result	 res;
 	struct stat	 sb;
 	char		 prog[PATH_MAX + 16], path[PATH_MAX + 32];
@@ -720,7 +720,7 @@ static void
 run_argv(struct fixture *fx, char **argv, int timeout_ms, struct result *res)
 {
 	struct action	act;
-	struct job_info	ji = { 9, "rule-x", 1 };
+	struct job_info	ji = { 9, "rule-x", 1, NULL };
 	size_t		argc = 0;
 
 	while (argv[argc] != NULL)
@@ -1039,7 +1039,7 @@ test_http_posts_json_with_headers_and_secret(void **state)
 	struct server		 srv;
 	struct action		 act;
 	struct action_header	 hdrs[2];
-	struct job_info		 ji = { 31, "chat", 1 };
+	struct job_info		 ji = { 31, "chat", 1, NULL };
 	struct result		 res;
 	char			 url[128], host[64], secret_path[PATH_MAX + 16];
 	char			*json, *log;
@@ -1410,7 +1410,7 @@ test_append_two_runs_append_two_json_lines(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 5, "archive", 1 };
+	struct job_info	 ji = { 5, "archive", 1, NULL };
 	struct result	 res;
 	struct stat	 sb;
 	char		 path[PATH_MAX + 32], *s, *nl, *line2;
@@ -1489,7 +1489,7 @@ test_log_action_logs_template_later(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 3, "notice", 1 };
+	struct job_info	 ji = { 3, "notice", 1, NULL };
 	struct result	 res;
 	char		*log;
 
