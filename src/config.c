@@ -187,6 +187,7 @@ struct action_parse {
 	struct parse	*p;
 	yaml_node_t	*kind;		/* key node: exec, http, append, log, twilio */
 	yaml_node_t	*body;		/* value node of body */
+	int		 bad_type;	/* content_type was refused */
 	yaml_node_t	*account;	/* value node of account */
 	yaml_node_t	*keys[KEYWORDS_MAX]; /* key node of each option given */
 };
@@ -2028,6 +2029,7 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	yaml_node_t		*n;
 	char			 where[64];
 	size_t			 count, i;
+	int			 nerrors;
 
 	if ((count = sequence_items(p, v, "actions", NULL,
 	    "at least one action is required")) == 0)
@@ -2043,6 +2045,7 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		ap.p = p;
 		/* max_attempts stays 0: dispatch (maybe below) has it. */
 		ap.a->timeout_ms = DEFAULT_ACTION_TIMEOUT;
+		nerrors = p->nerrors;
 		parse_mapping(p, n, where, action_keys, &ap);
 		if (n->type != YAML_MAPPING_NODE)
 			continue;
@@ -2053,7 +2056,9 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 			check_action_options(p, &ap);
 		if (ap.kind != NULL && ap.a->kind == ACTION_HTTP)
 			check_body(p, &ap);
-		if (ap.kind != NULL && ap.a->kind == ACTION_TWILIO) {
+		/* An action already refused gets no second message. */
+		if (ap.kind != NULL && ap.a->kind == ACTION_TWILIO &&
+		    p->nerrors == nerrors) {
 			struct twilio_check *tc;
 
 			if (ap.a->account == NULL)
@@ -2273,6 +2278,7 @@ kw_content_type(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		    "how to escape values for application/json (and "
 		    "*/*+json), application/x-www-form-urlencoded and text/*",
 		    show(p, s));
+		ap->bad_type = 1;
 		return;
 	}
 	free(ap->a->content_type);
@@ -2288,7 +2294,7 @@ check_body(struct parse *p, struct action_parse *ap)
 	struct jv	*doc;
 	char		*filled, *err = NULL;
 
-	if (ap->a->body == NULL || ap->body == NULL ||
+	if (ap->a->body == NULL || ap->body == NULL || ap->bad_type ||
 	    ap->a->escape != ESCAPE_JSON)
 		return;
 	/* Every parameter holds what only a JSON string can take. */
