@@ -1879,8 +1879,9 @@ twilio_release(struct run *r)
 		r->permanent = s->permanent;
 		if (s->ok && s->op == TWILIO_SUSPEND && s->end_calls)
 			log_info("job %lld (%s): account %s suspended (as %s); "
-			    "%zu calls in progress completed", (long long)r->job,
-			    r->rule, s->sid, s->parent.sid, s->ended);
+			    "%zu call%s in progress completed",
+			    (long long)r->job, r->rule, s->sid, s->parent.sid,
+			    s->ended, s->ended == 1 ? "" : "s");
 		else if (s->ok && s->op == TWILIO_SUSPEND)
 			log_info("job %lld (%s): account %s suspended (as %s)",
 			    (long long)r->job, r->rule, s->sid, s->parent.sid);

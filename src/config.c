@@ -2221,10 +2221,13 @@ kw_url_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	struct action_parse	*ap = arg;
 	const char		*s;
 	char			*path;
+	int			 expanded;
 
 	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
-	path = resolve_path(p, s);
+	/* A secret like a token: $CREDENTIALS_DIRECTORY/ works here too. */
+	if ((path = secret_path(p, "http file", v, s, &expanded)) == NULL)
+		return;
 	if (check_readable(p, v, "http file", path) == -1) {
 		free(path);
 		return;
