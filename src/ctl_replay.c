@@ -457,6 +457,7 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
 		{ "rule", required_argument, NULL, 'r' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -472,7 +473,7 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	char			 id[24], act[32], **targets = NULL;
 	int64_t			*ids = NULL;
 	size_t			 nm, njobs = 0, i, k, c;
-	int			 ch, json = 0, rc;
+	int			 ch, json = 0, force = 0, rc;
 
 	memset(&r, 0, sizeof r);
 	optind = 0;
@@ -480,6 +481,9 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		switch (ch) {
 		case 'r':
 			rule = optarg;
+			break;
+		case 'f':
+			force = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -503,9 +507,17 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		if ((matched[0] = find_rule(cmd, conf, rule)) == NULL)
 			goto out;
 		nm = 1;
+		/* A breaker run by mistake suspends an account: ask for it. */
+		if (!rule_matches(matched[0], &p) && !force) {
+			cmd_fail(cmd, "rule %s does not match %s: nothing "
+			    "queued (`usagehookctl test-rules %s` says why; "
+			    "--force queues its actions anyway)", rule, r.token,
+			    r.token);
+			goto out;
+		}
 		if (!rule_matches(matched[0], &p))
 			cmd_warn(cmd, "rule %s does not match %s; its actions "
-			    "are queued as asked", rule, r.token);
+			    "are queued as --force asks", rule, r.token);
 	} else if ((nm = rules_match(conf, &p, matched, MATCHED_MAX)) == 0) {
 		cmd_fail(cmd, "no rule in %s matches %s: nothing to queue "
 		    "(`usagehookctl test-rules %s` says why)", conf->file,

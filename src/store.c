@@ -1540,6 +1540,41 @@ store_purge(struct store *s, int64_t callbacks_before_ms,
 	return rv;
 }
 
+/* One COUNT(*) with ?1 bound to before; -1 on error. */
+static int64_t
+count_before(struct store *s, const char *sql, int64_t before)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		set_dberr(s, "count");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, before);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		set_dberr(s, "count");
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+store_purge_count(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, int64_t *ncb, int64_t *njobs, int64_t *nrej)
+{
+	if ((*ncb = count_before(s, "SELECT count(*) FROM callbacks WHERE "
+	    "received_at < ?1", callbacks_before_ms)) < 0 ||
+	    (*njobs = count_before(s, "SELECT count(*) FROM jobs WHERE "
+	    "callback_id IN (SELECT id FROM callbacks WHERE received_at < ?1)",
+	    callbacks_before_ms)) < 0 ||
+	    (*nrej = count_before(s, "SELECT count(*) FROM rejected WHERE "
+	    "at < ?1", rejected_before_ms)) < 0)
+		return -1;
+	return 0;
+}
+
 int
 store_autocheckpoint(struct store *s, int pages)
 {

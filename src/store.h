@@ -248,6 +248,11 @@ void		 store_count_rows_free(struct count_row *, size_t);
 int		 store_purge(struct store *, int64_t callbacks_before_ms,
 		    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej);
 
+/* What store_purge would delete, deleting nothing (purge --dry-run). */
+int		 store_purge_count(struct store *, int64_t callbacks_before_ms,
+		    int64_t rejected_before_ms, int64_t *ncb, int64_t *njobs,
+		    int64_t *nrej);
+
 /*
  * WAL checkpoints: the daemon's writer turns them off (store_autocheckpoint
  * 0) so no COMMIT that requests wait on also copies the WAL into the

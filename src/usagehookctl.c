@@ -20,14 +20,16 @@ static const struct command commands[] = {
 	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] [--connect ADDR] "
 	    "[--resign] [--dry-run] [--token-file F] [--secondary] "
 	    "[--ca-file F] [--timeout SEC] [-v] [--json]" },
-	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME] [--json]" },
+	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME [--force]] "
+	    "[--json]" },
 	{ "test-rules", cmd_test_rules, "test-rules [TOKEN|ID] "
 	    "[--param K=V ...] [--json]" },
 	{ "jobs", cmd_jobs, "jobs [--dead | --state STATE] [--limit N] "
 	    "[--json]" },
 	{ "retry", cmd_retry, "retry JOB... [--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
-	{ "purge", cmd_purge, "purge --older-than DURATION [--json]" },
+	{ "purge", cmd_purge, "purge --older-than DURATION [--dry-run] "
+	    "[--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
 	    "[--secondary] [-v] [K=V ...]" },
 	{ "send", cmd_send, "send [--url URL] [--connect ADDR] [--method M] "
@@ -38,6 +40,7 @@ static const struct command commands[] = {
 	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"
 	    "plan|apply [UT...] [--category C] [--value V] [--trigger-by B] "
 	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "
+	    "[--yes] "
 	    "[--account AC...] [--api-base URL] [--json]" },
 };
 
