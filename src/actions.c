@@ -309,12 +309,28 @@ sb_json_str(struct sbuf *b, const char *s)
 	sb_add(b, "\"", 1);
 }
 
+/* ms since the epoch as "2026-11-24T03:00:00.123Z"; 0, or -1. */
+static int
+iso_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		t = (time_t)(ms / 1000);
+	char		sec[24];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return -1;
+	snprintf(buf, len, "%s.%03dZ", sec, (int)(ms % 1000));
+	return 0;
+}
+
 char *
 params_json(const struct params *p, const struct job_info *ji)
 {
 	struct sbuf	 b = { NULL, 0, 0, 0 };
 	size_t		 i, j;
 	int		 first = 1;
+	char		 tbuf[32];
 
 	sb_add(&b, "{", 1);
 	for (i = 0; i < p->n; i++) {
@@ -338,7 +354,19 @@ params_json(const struct params *p, const struct job_info *ji)
 		sb_printf(&b, "\"usagehook\":{\"job\":%lld,\"rule\":",
 		    (long long)ji->id);
 		sb_json_str(&b, ji->rule != NULL ? ji->rule : "");
-		sb_printf(&b, ",\"attempt\":%d}", ji->attempt);
+		sb_printf(&b, ",\"attempt\":%d", ji->attempt);
+		if (ji->callback_id > 0)
+			sb_printf(&b, ",\"id\":%lld", (long long)ji->callback_id);
+		if (ji->received_at > 0 && iso_time(ji->received_at, tbuf,
+		    sizeof tbuf) == 0) {
+			sb_str(&b, ",\"received_at\":");
+			sb_json_str(&b, tbuf);
+		}
+		if (ji->source != NULL) {
+			sb_str(&b, ",\"source\":");
+			sb_json_str(&b, ji->source);
+		}
+		sb_add(&b, "}", 1);
 	}
 	sb_add(&b, "}", 1);
 	return sb_finish(&b);
@@ -960,11 +988,11 @@ env_add(char **env, size_t *n, const char *fmt, ...)
 static char **
 exec_env(const struct params *p, const struct job_info *ji)
 {
-	char	**env, *name;
+	char	**env, *name, tbuf[32];
 	size_t	 n = 0, i, j, nlen;
 	int	 rc;
 
-	if ((env = calloc(p->n + 6, sizeof *env)) == NULL)
+	if ((env = calloc(p->n + 9, sizeof *env)) == NULL)
 		return NULL;
 	if (env_add(env, &n, "PATH=%s", EXEC_PATH) == -1 ||
 	    env_add(env, &n, "LANG=%s", EXEC_LANG) == -1)
@@ -973,6 +1001,16 @@ exec_env(const struct params *p, const struct job_info *ji)
 	    (long long)ji->id) == -1 || env_add(env, &n, "USAGEHOOK_RULE=%s",
 	    ji->rule != NULL ? ji->rule : "") == -1 || env_add(env, &n,
 	    "USAGEHOOK_ATTEMPT=%d", ji->attempt) == -1))
+		goto bad;
+	if (ji != NULL && ji->callback_id > 0 && env_add(env, &n,
+	    "USAGEHOOK_CALLBACK_ID=%lld", (long long)ji->callback_id) == -1)
+		goto bad;
+	if (ji != NULL && ji->received_at > 0 &&
+	    iso_time(ji->received_at, tbuf, sizeof tbuf) == 0 &&
+	    env_add(env, &n, "USAGEHOOK_RECEIVED_AT=%s", tbuf) == -1)
+		goto bad;
+	if (ji != NULL && ji->source != NULL && env_add(env, &n,
+	    "USAGEHOOK_SOURCE=%s", ji->source) == -1)
 		goto bad;
 	for (i = 0; i < p->n; i++) {
 		if ((rc = env_name(p->v[i].name, &name)) == -1)

@@ -17,6 +17,10 @@ struct job_info {
 	int		 attempt;	/* 1 for the first run */
 	/* twilio: the accounts and API; must outlive the run. May be NULL. */
 	const struct config *conf;
+	/* The callback the job is of; 0 (and NULL) when not known. */
+	int64_t		 callback_id;
+	int64_t		 received_at;	/* ms since the epoch */
+	const char	*source;	/* how it came: "callback" */
 };
 
 /*
@@ -54,8 +58,9 @@ void		 actions_free(struct actions *);
 
 /*
  * The callback as one JSON object of its parameters (the first of each
- * name), plus "usagehook":{"job","rule","attempt"} when job_info is given;
- * allocated, NULL when out of memory.
+ * name), plus "usagehook":{"job","rule","attempt"} when job_info is given,
+ * with "id" (the callback's), "received_at" (ISO 8601 UTC) and "source"
+ * when it knows them; allocated, NULL when out of memory.
  */
 char		*params_json(const struct params *, const struct job_info *);
 /*

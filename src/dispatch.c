@@ -352,6 +352,9 @@ start(struct dispatcher *d, const struct job_row *row)
 	info.rule = rc->rule;
 	info.attempt = j->attempt;
 	info.conf = g->conf;
+	info.callback_id = row->callback_id;
+	info.received_at = row->received_at;
+	info.source = "callback";
 	if ((started = actions_run(d->actions, act, &j->params, &info,
 	    action_done, j, &err)) < 0)
 		job_finished(j, started == -2 ? -1 : 0, err);

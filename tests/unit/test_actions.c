@@ -639,7 +639,7 @@ test_params_json_has_job_member_and_first_of_each_name(void **state)
 {
 	struct fixture		*fx = *state;
 	struct params		 p = { NULL, 0, 0, NULL };
-	struct job_info		 ji = { 42, "page \"oncall\"", 3, NULL };
+	struct job_info		 ji = { 42, "page \"oncall\"", 3, NULL, 0, 0, NULL };
 	char			*got;
 
 	add(&p, "AccountSid", "AC1");
@@ -664,6 +664,17 @@ test_params_json_has_job_member_and_first_of_each_name(void **state)
 	assert_true(json_valid_object(got));
 	assert_non_null(strstr(got, "\"IdempotencyToken\":"
 	    "\"UT0123456789abcdef-1700000000\""));
+	free(got);
+	/* The callback's row, arrival and source, when the job knows them. */
+	ji.callback_id = 9001;
+	ji.received_at = 1764817200123LL;
+	ji.source = "callback";
+	got = params_json(&fx->params, &ji);
+	assert_true(json_valid_object(got));
+	assert_non_null(strstr(got, ",\"usagehook\":{\"job\":42,\"rule\":"
+	    "\"page \\\"oncall\\\"\",\"attempt\":3,\"id\":9001,"
+	    "\"received_at\":\"2025-12-04T03:00:00.123Z\",\"source\":"
+	    "\"callback\"}}"));
 	free(got);
 }
 
@@ -705,7 +716,7 @@ test_exec_gets_clean_env_argv_and_stdin(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 17, "sms-spend", 2, NULL };
+	struct job_info	 ji = { 17, "sms-spend", 2, NULL, 0, 0, NULL };
 	struct result	 res;
 	char		 prog[PATH_MAX + 16], path[PATH_MAX + 16];
 	char		*argv[5], *env, *s, *json;
@@ -795,7 +806,7 @@ test_exec_hostile_value_reaches_argv_and_env_verbatim(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 1, "r", 1, NULL };
+	struct job_info	 ji = { 1, "r", 1, NULL, 0, 0, NULL };
 	struct result	 res;
 	struct stat	 sb;
 	char		 prog[PATH_MAX + 16], path[PATH_MAX + 32];
@@ -845,7 +856,7 @@ static void
 run_argv(struct fixture *fx, char **argv, int timeout_ms, struct result *res)
 {
 	struct action	act;
-	struct job_info	ji = { 9, "rule-x", 1, NULL };
+	struct job_info	ji = { 9, "rule-x", 1, NULL, 0, 0, NULL };
 	size_t		argc = 0;
 
 	while (argv[argc] != NULL)
@@ -1164,7 +1175,7 @@ test_http_posts_json_with_headers_and_secret(void **state)
 	struct server		 srv;
 	struct action		 act;
 	struct action_header	 hdrs[2];
-	struct job_info		 ji = { 31, "chat", 1, NULL };
+	struct job_info		 ji = { 31, "chat", 1, NULL, 0, 0, NULL };
 	struct result		 res;
 	char			 url[128], host[64], secret_path[PATH_MAX + 16];
 	char			*json, *log;
@@ -1243,7 +1254,7 @@ test_http_body_template_to_url_from_file(void **state)
 	struct server		 srv;
 	struct action		 act;
 	struct result		 res;
-	struct job_info		 ji = { 7, "slack", 1, NULL };
+	struct job_info		 ji = { 7, "slack", 1, NULL, 0, 0, NULL };
 	char			 path[PATH_MAX + 16], url[128], *shown, *log;
 	char			 want[160];
 
@@ -1637,7 +1648,7 @@ test_append_two_runs_append_two_json_lines(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 5, "archive", 1, NULL };
+	struct job_info	 ji = { 5, "archive", 1, NULL, 0, 0, NULL };
 	struct result	 res;
 	struct stat	 sb;
 	char		 path[PATH_MAX + 32], *s, *nl, *line2;
@@ -1716,7 +1727,7 @@ test_log_action_logs_template_later(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 3, "notice", 1, NULL };
+	struct job_info	 ji = { 3, "notice", 1, NULL, 0, 0, NULL };
 	struct result	 res;
 	char		*log;
 
