@@ -1319,6 +1319,19 @@ test_http_unparseable_url_in_file_is_permanent(void **state)
 	snprintf(want, sizeof want, "http: the URL in %s cannot be parsed",
 	    path);
 	assert_string_equal(err, want);
+	/* A URL file is one line of 4 KiB at most. */
+	{
+		char big[5000];
+
+		memset(big, 'a', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		write_file(path, big, 0600);
+		assert_int_equal(actions_run(fx->actions, &act, &fx->params,
+		    NULL, on_done, &res, &err), -1);
+		snprintf(want, sizeof want, "http: URL file %s is larger than "
+		    "4096 bytes", path);
+		assert_string_equal(err, want);
+	}
 	/* A missing file may appear: that one is retried (-1). */
 	act.url_file = "/nonexistent/url";
 	assert_int_equal(actions_run(fx->actions, &act, &fx->params, NULL,

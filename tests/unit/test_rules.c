@@ -661,6 +661,30 @@ test_body_must_stay_json_and_content_type_known(void **state)
 		fail_msg("unexpected messages:\n%s", got);
 }
 
+/* A body template is bounded: 16 KiB. */
+static void
+test_body_template_over_16k_is_refused(void **state)
+{
+	struct env	*e = *state;
+	const char	*got;
+	char		*text, *big;
+	size_t		 n = 16385;
+
+	assert_non_null(big = malloc(n + 1));
+	memset(big, 'a', n);
+	big[n] = '\0';
+	assert_true(asprintf(&text, HEADER
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        content_type: text/plain\n"
+	    "        body: %s\n", big) > 0);
+	got = load_text(e, text, 0);
+	assert_string_equal(got, "8:15: body: longer than 16384 bytes\n");
+	free(text);
+	free(big);
+}
+
 /* "=> 500" and "500+" would never match: refused, not silently kept. */
 static void
 test_numeric_match_that_is_no_comparison_is_an_error(void **state)
@@ -699,6 +723,7 @@ main(void)
 		T(test_twilio_action_reaching_a_top_account_is_an_error),
 		T(test_body_must_stay_json_and_content_type_known),
 		T(test_numeric_match_that_is_no_comparison_is_an_error),
+		T(test_body_template_over_16k_is_refused),
 		cmocka_unit_test(test_match_holds_never_for_null_value),
 		cmocka_unit_test(test_category_known_and_suggest_table),
 		cmocka_unit_test(test_every_category_in_the_data_file_is_known),
