@@ -205,7 +205,7 @@ done:
 
 int
 account_end_calls(struct twilio *tw, const char *sid, size_t *ended,
-    int *permanent, char **err)
+    const int *cancel, int *permanent, char **err)
 {
 	struct jv	*upd;
 	char		*ctarget, *cerr, **csids = NULL;
@@ -221,6 +221,11 @@ account_end_calls(struct twilio *tw, const char *sid, size_t *ended,
 	if (list_in_progress(tw, sid, &csids, &ncsids, permanent, err) == -1)
 		goto done;
 	for (i = 0; i < ncsids; i++) {
+		if (cancel != NULL && __atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+			xasprintf(err, "stopped after %zu of %zu calls: the "
+			    "daemon is stopping", *ended, ncsids);
+			goto done;
+		}
 		xasprintf(&ctarget, API_ROOT "%s/Calls/%s.json", sid,
 		    csids[i]);
 		cerr = NULL;

@@ -36,10 +36,12 @@ int		 account_set_status(struct twilio *, const char *sid,
 /*
  * List the account's calls with Status=in-progress (every page) and set
  * each to completed; *ended counts them. A call that ended meanwhile
- * (Twilio's 4xx on that one call) is not an error.
+ * (Twilio's 4xx on that one call) is not an error. When cancel is set and
+ * becomes non-zero (read atomically), it stops between two requests.
  */
 int		 account_end_calls(struct twilio *, const char *sid,
-		    size_t *ended, int *permanent, char **err);
+		    size_t *ended, const int *cancel, int *permanent,
+		    char **err);
 /* Free what a owns and zero it; safe on a zeroed struct. */
 void		 tw_account_free(struct tw_account *a);
 

@@ -1855,6 +1855,7 @@ struct twilio_state {
 	char		 sid[SID_LEN + 1];
 	enum twilio_op	 op;
 	int		 end_calls;
+	int		 cancel;	/* set atomically: stop between calls */
 	/* The result, set by the thread. */
 	int		 ok;
 	int		 permanent;
@@ -1888,7 +1889,8 @@ twilio_thread(void *arg)
 	}
 	tw_account_free(&acct);
 	if (s->op == TWILIO_SUSPEND && s->end_calls &&
-	    account_end_calls(tw, s->sid, &s->ended, &permanent, &err) == -1) {
+	    account_end_calls(tw, s->sid, &s->ended, &s->cancel, &permanent,
+	    &err) == -1) {
 		s->permanent = permanent;
 		snprintf(s->error, sizeof s->error, "twilio: account %s is "
 		    "suspended, but ending its calls failed after %zu: %s",
@@ -1911,7 +1913,8 @@ twilio_release(struct run *r)
 	if (s == NULL)
 		return;
 	if (s->started) {
-		/* Bounded: each request has its timeout, retries a cap. */
+		/* Abandoned: stop at the next call. Each has its timeout. */
+		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
 		pthread_join(s->thread, NULL);
 		s->started = 0;
 		r->permanent = s->permanent;

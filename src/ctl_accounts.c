@@ -190,7 +190,7 @@ set_status(struct ctl *ctl, const struct command *cmd, struct aopts *o,
 	}
 	if (o->end_calls) {
 		ends = 1;
-		if (account_end_calls(tw, a->sid, &ended, &permanent,
+		if (account_end_calls(tw, a->sid, &ended, NULL, &permanent,
 		    &err) == -1) {
 			cmd_fail(cmd, "%s is suspended, but ending its calls "
 			    "failed after %zu: %s", a->sid, ended, err);
