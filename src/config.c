@@ -184,7 +184,6 @@ struct rule_parse {
 /* Per-action state while its mapping is read. */
 struct action_parse {
 	struct action	*a;
-	struct parse	*p;
 	yaml_node_t	*kind;		/* key node: exec, http, append, log, twilio */
 	yaml_node_t	*body;		/* value node of body */
 	int		 bad_type;	/* content_type was refused */
@@ -2019,6 +2018,17 @@ check_action_options(struct parse *p, const struct action_parse *ap)
 	}
 }
 
+/* The index of end_calls in action_keys. */
+static size_t
+end_calls_key(void)
+{
+	const struct keyword	*kw;
+
+	for (kw = action_keys; strcmp(kw->name, "end_calls") != 0; kw++)
+		;
+	return (size_t)(kw - action_keys);
+}
+
 /* actions: what a matching callback does, each run as a job of the outbox. */
 static void
 kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
@@ -2042,7 +2052,6 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		snprintf(where, sizeof where, "%s.actions[%zu]", rp->where, i);
 		memset(&ap, 0, sizeof ap);
 		ap.a = &rp->r->actions[i];
-		ap.p = p;
 		/* max_attempts stays 0: dispatch (maybe below) has it. */
 		ap.a->timeout_ms = DEFAULT_ACTION_TIMEOUT;
 		nerrors = p->nerrors;
@@ -2056,6 +2065,11 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 			check_action_options(p, &ap);
 		if (ap.kind != NULL && ap.a->kind == ACTION_HTTP)
 			check_body(p, &ap);
+		if (ap.kind != NULL && ap.a->kind == ACTION_TWILIO &&
+		    ap.a->twilio == TWILIO_ACTIVATE && ap.a->end_calls)
+			perr(p, ap.keys[end_calls_key()]->start_mark,
+			    "end_calls: only with twilio: suspend (an active "
+			    "account's calls are its business)");
 		/* An action already refused gets no second message. */
 		if (ap.kind != NULL && ap.a->kind == ACTION_TWILIO &&
 		    p->nerrors == nerrors) {

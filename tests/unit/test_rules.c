@@ -540,6 +540,7 @@ test_breaker_config_loads(void **state)
 	    "        end_calls: true\n"
 	    "      - twilio: activate\n"
 	    "        account: \"" SID_SUB "\"\n"
+	    "        end_calls: false\n"
 	    "      - http: https://hooks.example.com/x\n"
 	    "        body: '{\"text\": \"{AccountSid} {UsageCategory}\"}'\n"
 	    "      - http: https://hooks.example.com/y\n"
@@ -609,12 +610,17 @@ test_twilio_action_reaching_a_top_account_is_an_error(void **state)
 	    "    actions:\n"
 	    "      - twilio: pause\n"
 	    "        account: \"{UsageCategory}\"\n"
-	    "        end_calls: maybe\n", 0);
+	    "        end_calls: maybe\n"
+	    "      - twilio: activate\n"
+	    "        account: " SID_SUB "\n"
+	    "        end_calls: true\n", 0);
 	assert_string_equal(got,
 	    "20:17: twilio: 'pause' is not suspend or activate\n"
 	    "21:18: account: '{UsageCategory}' is not \"{AccountSid}\" (the "
 	    "callback's account) or an AccountSid\n"
 	    "22:20: end_calls: expected true or false, got 'maybe'\n"
+	    "25:9: end_calls: only with twilio: suspend (an active account's "
+	    "calls are its business)\n"
 	    "10:16: twilio: rule any-account can fire for account " SID_A
 	    ", which has no parent: match AccountSid to the subaccounts it "
 	    "may act on, or name one in account:\n"
