@@ -75,7 +75,11 @@ account_call(struct twilio *tw, const char *method, const char *sid,
 		free(target);
 		return -1;
 	}
-	if (account_from_json(doc, out) == 0)
+	/* Twilio answers an Account with 200; anything else is not it. */
+	if (status != 200)
+		xasprintf(err, "HTTP %d to %s %s, not Twilio's 200", status,
+		    method, target);
+	else if (account_from_json(doc, out) == 0)
 		rc = 0;
 	else
 		xasprintf(err, "HTTP %d but the answer to %s %s is not an "
