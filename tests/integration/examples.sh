@@ -137,7 +137,7 @@ uh_stop
 run circuit-breaker "$SUB" "$CREDENTIALS_DIRECTORY/twilio-sub-auth-token" \
     "twilio_api: https://127.0.0.1:$API
 twilio_ca_file: $T/ca.pem"
-like "$(jq -r .text "$BODY")" "suspended $SUB: " \
+like "$(jq -r .text "$BODY")" "breaker tripped for $SUB: " \
     "circuit-breaker: Slack hears of the suspend"
 wait_for 15 grep -q "Status=completed" "$T/api.log"
 is "$(grep -c "^POST /2010-04-01/Accounts/$SUB.json.*Status=suspended" "$T/api.log")" 1 \
