@@ -194,5 +194,19 @@ is "$(printf '%s' "$out" | jq -r ".[] | select(.sid == \"$SUB\") | .status")" ac
 out=$(ctl accounts suspend "$UH_SID" 2>&1)
 is "$?" 1 "accounts suspend of an account without a parent: exit 1"
 like "$out" "has no parent" "it says why"
+out=$(ctl accounts suspend AC42 2>&1)
+is "$?" 2 "accounts suspend of something that is no AccountSid: usage error"
+out=$(ctl accounts suspend ACfeed0000000000000000000000000009 2>&1)
+is "$?" 1 "accounts suspend of an account not in the config: exit 1"
+like "$out" "is not one of the accounts in" "it says so"
+echo "403 1" >"$REQ.fail"
+out=$(ctl accounts list 2>&1)
+is "$?" 1 "accounts list when Twilio refuses one account: exit 1"
+like "$out" "HTTP 403: Account \\(injected\\) may not be changed" \
+    "the refusal is in the ERROR column"
+like "$out" "1 of 2 accounts could not be read" "and summed up"
+out=$(ctl accounts suspend "$SUB" --end-calls --json 2>&1)
+is "$(printf '%s' "$out" | jq -r '.status + " " + .previous_status + " " + (.calls_completed | tostring)')" \
+    "suspended active 0" "accounts suspend --end-calls --json: new and old status, calls ended"
 
 done_testing
