@@ -170,6 +170,11 @@ int		 cmd_tail(struct ctl *, const struct command *, int, char **);
 int		 cmd_triggers(struct ctl *, const struct command *, int,
 		    char **);
 
+/* ctl_accounts.c */
+/* accounts list|suspend|activate: Twilio's Accounts, as their parents. */
+int		 cmd_accounts(struct ctl *, const struct command *, int,
+		    char **);
+
 /* ctl_replay.c */
 int		 cmd_replay(struct ctl *, const struct command *, int, char **);
 int		 cmd_rerun(struct ctl *, const struct command *, int, char **);

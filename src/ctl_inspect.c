@@ -1128,6 +1128,47 @@ purge_short(const struct command *cmd, struct store *s, const char *older,
 	    "delete them, or a duration of 1h or more)");
 }
 
+/* purge --dry-run: what would go, read-only. */
+static int
+purge_dry_run(struct ctl *ctl, const struct command *cmd, const char *older,
+    int json)
+{
+	struct store	*s;
+	struct json	 j;
+	char		 tb[32];
+	struct purge_counts	 pc;
+	int64_t		 age, before, ncb, njobs, nrej;
+
+	if (ctl_parse_duration(older, &age) == -1)
+		return cmd_usage(cmd, "--older-than %s: want a duration "
+		    "such as 90s, 30m, 12h or 400d", older);
+	if ((s = ctl_store(ctl, cmd, 1)) == NULL)
+		return EXIT_FAIL;
+	before = ctl_now_ms() - age;
+	if (store_purge_counts(s, before, before, &pc) == -1)
+		return cmd_fail(cmd, "%s", store_errmsg(s));
+	ncb = pc.callbacks;
+	njobs = pc.jobs;
+	nrej = pc.rejected;
+	if (json) {
+		json_init(&j, stdout);
+		json_open(&j, NULL, 0);
+		json_bool(&j, "dry_run", 1);
+		json_time(&j, "before", before);
+		json_int(&j, "callbacks", ncb);
+		json_int(&j, "jobs", njobs);
+		json_int(&j, "rejected", nrej);
+		json_close(&j, 0);
+		json_end(&j);
+	} else
+		printf("would purge %" PRId64 " callback%s (with %" PRId64
+		    " job%s) and %" PRId64 " rejected request%s from before %s;"
+		    " nothing deleted (--dry-run)\n", ncb, ncb == 1 ? "" : "s",
+		    njobs, njobs == 1 ? "" : "s", nrej, nrej == 1 ? "" : "s",
+		    fmt_time(before, 0, tb));
+	return EXIT_OK;
+}
+
 /* purge: delete what is older than a duration, as retention does daily. */
 int
 cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
@@ -1135,6 +1176,7 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	static const struct option	 longopts[] = {
 		{ "older-than", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -1144,7 +1186,7 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	const char	*older = NULL;
 	char		 tb[32];
 	int64_t		 age, before, ncb, nrej;
-	int		 ch, json = 0, force = 0, rc;
+	int		 ch, json = 0, force = 0, dry = 0, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -1154,6 +1196,9 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			break;
 		case 'f':
 			force = 1;
+			break;
+		case 'n':
+			dry = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -1168,6 +1213,8 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		return cmd_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	if (older == NULL)
 		return cmd_usage(cmd, "--older-than is required");
+	if (dry)
+		return purge_dry_run(ctl, cmd, older, json);
 	if (ctl_parse_duration(older, &age) == -1)
 		return cmd_usage(cmd, "--older-than %s: want a duration "
 		    "such as 90s, 30m, 12h or 400d", older);

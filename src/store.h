@@ -63,6 +63,8 @@ struct job_row {
 	char		*uri;
 	char		*body;
 	size_t		 bodylen;
+	int64_t		 callback_id;	/* the callback's row */
+	int64_t		 received_at;	/* its arrival, ms since the epoch */
 };
 
 /* A change of a job's state; JOB_RUNNING also counts an attempt. */

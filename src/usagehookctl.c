@@ -24,7 +24,8 @@ static const struct command commands[] = {
 	    "[--connect [http[s]://]ADDR] [--resign] [--keep-auth] "
 	    "[--dry-run] [--token-file F] [--secondary] "
 	    "[--ca-file F] [--timeout SEC] [-v] [--json]" },
-	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME] [--json]" },
+	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME [--force]] "
+	    "[--json]" },
 	{ "test-rules", cmd_test_rules, "test-rules [TOKEN|ID] "
 	    "[--param K=V ...] [--json]" },
 	{ "jobs", cmd_jobs, "jobs [--dead | --state STATE] [--limit N] "
@@ -33,16 +34,20 @@ static const struct command commands[] = {
 	    "[--json]" },
 	{ "tail", cmd_tail, "tail [--since T] [--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
-	{ "purge", cmd_purge, "purge --older-than DURATION [--force] [--json]" },
+	{ "purge", cmd_purge, "purge --older-than DURATION [--dry-run] "
+	    "[--force] [--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
 	    "[--secondary] [-v] [K=V ...]" },
 	{ "send", cmd_send, "send [--url URL] [--connect [http[s]://]ADDR] "
 	    "[--method M] "
 	    "[--token-file F] [--secondary] [--ca-file F] [-H 'Name: value'] "
 	    "[--timeout SEC] [--bare] [-v] [K=V ...]" },
+	{ "accounts", cmd_accounts, "accounts list|suspend|activate [AC...] "
+	    "[--end-calls] [--api-base URL] [--json]" },
 	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"
 	    "plan|apply [UT...] [--category C] [--value V] [--trigger-by B] "
 	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "
+	    "[--yes] "
 	    "[--account AC...] [--api-base URL] [--json]" },
 };
 
