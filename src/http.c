@@ -78,6 +78,8 @@ struct server {
 	struct dispatcher		*dispatcher;
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
+	struct evhttp			*ops;		/* metrics_listen: /metrics, /healthz */
+	char				*ops_unix_path;	/* ours to unlink */
 	size_t				 inflight;
 	size_t				 nunflushed;	/* replies on their way */
 	size_t				 connections;	/* open, counted */
@@ -1246,10 +1248,12 @@ server_new(struct event_base *base, struct config *conf,
 
 /* Serve connections on the listening socket fd too; -1 if evhttp refuses. */
 static int
-add_listener(struct server *srv, int fd)
+add_listener(struct server *srv, struct evhttp *http, int fd)
 {
 	struct evhttp_bound_socket	*b;
 
+	if (http != srv->http)
+		return evhttp_accept_socket(http, fd);
 	if (srv->nbound == SERVER_MAX_LISTENERS ||
 	    (b = evhttp_accept_socket_with_handle(srv->http, fd)) == NULL)
 		return -1;
@@ -1259,7 +1263,8 @@ add_listener(struct server *srv, int fd)
 
 /* Bind a Unix socket, replacing a stale socket file left by a crash. */
 static int
-listen_unix(struct server *srv, const char *path)
+listen_unix(struct server *srv, struct evhttp *http, const char *path,
+    char **unix_path)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
@@ -1292,12 +1297,12 @@ listen_unix(struct server *srv, const char *path)
 		close(fd);
 		return -1;
 	}
-	if (add_listener(srv, fd) == -1) {
+	if (add_listener(srv, http, fd) == -1) {
 		log_warnx("listen unix:%s: evhttp refused the socket", path);
 		close(fd);
 		return -1;
 	}
-	if ((srv->unix_path = strdup(path)) == NULL)
+	if ((*unix_path = strdup(path)) == NULL)
 		fatal("strdup");
 	return 0;
 }
@@ -1326,7 +1331,7 @@ server_listen_fd(struct server *srv, int fd)
 	}
 	/* systemd owns a Unix socket's file: not unix_path, never unlinked. */
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    add_listener(srv, fd) == -1) {
+	    add_listener(srv, srv->http, fd) == -1) {
 		log_warnx("socket activation: evhttp refused fd %d", fd);
 		return -1;
 	}
@@ -1338,8 +1343,8 @@ server_listen_fd(struct server *srv, int fd)
  * and a burst of connections past it loses SYNs that clients retry 1 s later.
  */
 static int
-listen_tcp(struct server *srv, const char *spec, const char *host,
-    const char *port)
+listen_tcp(struct server *srv, struct evhttp *http, const char *spec,
+    const char *host, const char *port)
 {
 	struct addrinfo	 hints, *res;
 	int		 fd, on = 1, error;
@@ -1366,7 +1371,7 @@ listen_tcp(struct server *srv, const char *spec, const char *host,
 		return -1;
 	}
 	freeaddrinfo(res);
-	if (add_listener(srv, fd) == -1) {
+	if (add_listener(srv, http, fd) == -1) {
 		log_warnx("listen %s: evhttp refused the socket", spec);
 		close(fd);
 		return -1;
@@ -1374,8 +1379,10 @@ listen_tcp(struct server *srv, const char *spec, const char *host,
 	return 0;
 }
 
-int
-server_listen(struct server *srv, const char *listen)
+/* Listen on host:port, [v6]:port or unix:/path for http. */
+static int
+listen_on(struct server *srv, struct evhttp *http, const char *listen,
+    char **unix_path)
 {
 	char		 host[256];
 	const char	*colon, *h;
@@ -1384,7 +1391,7 @@ server_listen(struct server *srv, const char *listen)
 	char		*end;
 
 	if (strncmp(listen, "unix:", 5) == 0)
-		return listen_unix(srv, listen + 5);
+		return listen_unix(srv, http, listen + 5, unix_path);
 	if ((colon = strrchr(listen, ':')) == NULL) {
 		log_warnx("listen %s: expected host:port or unix:/path", listen);
 		return -1;
@@ -1407,7 +1414,54 @@ server_listen(struct server *srv, const char *listen)
 		log_warnx("listen %s: bad port", listen);
 		return -1;
 	}
-	return listen_tcp(srv, listen, host, colon + 1);
+	return listen_tcp(srv, http, listen, host, colon + 1);
+}
+
+int
+server_listen(struct server *srv, const char *listen)
+{
+	return listen_on(srv, srv->http, listen, &srv->unix_path);
+}
+
+/* metrics_listen: only /metrics and /healthz, GET or HEAD, no body. */
+static void
+route_ops(struct evhttp_request *req, void *arg)
+{
+	struct server		*srv = arg;
+	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
+	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
+	const char		*why;
+	size_t			 i;
+
+	if ((why = framing_error(req)) != NULL) {
+		refuse_framing(srv, req, why);
+		return;
+	}
+	for (i = 0; path != NULL && i < sizeof routes / sizeof routes[0]; i++) {
+		if (strcmp(path, routes[i].path) == 0) {
+			routes[i].serve(srv, req);
+			return;
+		}
+	}
+	reply(req, 404, "Not Found", "not found: this listener serves "
+	    "/metrics and /healthz only\n", NULL, NULL);
+}
+
+int
+server_listen_metrics(struct server *srv, const char *listen)
+{
+	if (srv->ops == NULL) {
+		if ((srv->ops = evhttp_new(srv->base)) == NULL)
+			fatalx("evhttp_new failed");
+		evhttp_set_allowed_methods(srv->ops, EVHTTP_REQ_GET |
+		    EVHTTP_REQ_HEAD);
+		evhttp_set_gencb(srv->ops, route_ops, srv);
+		/* A scraper sends a line and a few headers, never a body. */
+		evhttp_set_max_headers_size(srv->ops, 8192);
+		evhttp_set_max_body_size(srv->ops, 0);
+		evhttp_set_timeout(srv->ops, srv->conf->limits.request_timeout);
+	}
+	return listen_on(srv, srv->ops, listen, &srv->ops_unix_path);
 }
 
 void
@@ -1453,6 +1507,12 @@ server_free(struct server *srv)
 	if (srv->unix_path != NULL) {
 		unlink(srv->unix_path);
 		free(srv->unix_path);
+	}
+	if (srv->ops != NULL)
+		evhttp_free(srv->ops);
+	if (srv->ops_unix_path != NULL) {
+		unlink(srv->ops_unix_path);
+		free(srv->ops_unix_path);
 	}
 	free(srv);
 }
