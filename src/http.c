@@ -443,6 +443,61 @@ peer_trusted(const struct server *srv, const char *peer)
 	return 0;
 }
 
+#define XFF_MAX_HOPS	32	/* addresses of X-Forwarded-For looked at */
+
+/*
+ * The client behind trusted proxies: X-Forwarded-For (all such headers, in
+ * order, as one list) read from the right, the first address that is not
+ * a trusted proxy; the leftmost when all are. NULL when the peer is not
+ * trusted, there is no such header, or the address found is no address.
+ * Allocated.
+ */
+static char *
+forwarded_client(const struct server *srv, struct evhttp_request *req,
+    const char *peer)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	const char		*hop[XFF_MAX_HOPS], *p;
+	size_t			 len[XFF_MAX_HOPS], n = 0, i, l;
+	unsigned char		 addr[sizeof(struct in6_addr)];
+	char			 a[INET6_ADDRSTRLEN + 1];
+
+	if (!peer_trusted(srv, peer))
+		return NULL;
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		if (evutil_ascii_strcasecmp(kv->key, "X-Forwarded-For") != 0)
+			continue;
+		for (p = kv->value; *p != '\0'; p += *p == ',') {
+			p += strspn(p, " \t");
+			l = strcspn(p, ",");
+			/* Too many hops: the nearest ones are what counts. */
+			if (n == XFF_MAX_HOPS) {
+				memmove(hop, hop + 1, sizeof hop[0] * (n - 1));
+				memmove(len, len + 1, sizeof len[0] * (n - 1));
+				n--;
+			}
+			hop[n] = p;
+			len[n++] = l;
+			p += l;
+		}
+	}
+	for (i = n; i-- > 0; ) {
+		l = len[i];
+		while (l > 0 && (hop[i][l - 1] == ' ' || hop[i][l - 1] == '\t'))
+			l--;
+		if (l == 0 || l >= sizeof a)
+			return NULL;
+		memcpy(a, hop[i], l);
+		a[l] = '\0';
+		if (inet_pton(strchr(a, ':') ? AF_INET6 : AF_INET, a, addr) != 1)
+			return NULL;
+		if (i == 0 || !peer_trusted(srv, a))
+			return strdup(a);
+	}
+	return NULL;
+}
+
 /*
  * The URL Twilio requested: public_url if configured; else the forwarded
  * scheme and host from a trusted proxy; else http:// and the Host header.
@@ -713,7 +768,7 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	struct callback		*cb;
 	struct pending		*p;
 	const char		*err, *query, *ct, *sig;
-	char			 why[1024];
+	char			 why[1024], *client, *via;
 	size_t			 hsize;
 	int			 rv;
 
@@ -765,6 +820,16 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	}
 	if ((cb->url = public_url(srv, req, cb->remote)) == NULL)
 		goto unavailable;
+	/* Behind a trusted proxy: the client, and the peer it came through. */
+	if ((client = forwarded_client(srv, req, cb->remote)) != NULL) {
+		if (asprintf(&via, "%s via %s", client, cb->remote) == -1) {
+			free(client);
+			goto unavailable;
+		}
+		free(client);
+		free(cb->remote);
+		cb->remote = via;
+	}
 	/* Which of two signatures is Twilio's is anyone's guess. */
 	if (header_count(hdrs, "X-Twilio-Signature", &sig) > 1) {
 		reject(srv, req, cb, REJECT_MALFORMED,
