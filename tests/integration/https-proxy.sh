@@ -78,4 +78,20 @@ like "$out" "only an http:// proxy" "an https:// proxy: refused with the reason"
 out=$(HTTPS_PROXY=http://127.0.0.1:99999 tlist)
 like "$out" "HTTPS_PROXY: .* is not http://host:port" "a bad port: said"
 
+# The daemon's http action through the tunnel (HTTPS_PROXY in its
+# environment, as a systemd drop-in's Environment= gives it).
+mk_config "rules:" "  - name: hook" "    match: { UsageCategory: sms }" \
+    "    actions:" "      - http: https://hooks.test:$SPORT/hook" \
+    "        ca_file: $T/ca.pem" "        max_attempts: 1"
+before=$(nconnect "hooks.test:$SPORT")
+HTTPS_PROXY=$PX NO_PROXY=localhost uh_start
+uh_send IdempotencyToken=px-action UsageCategory=sms >/dev/null
+uh_wait 30 grep -q '^POST /hook' "$T/sink.out"
+like "$(grep '^POST /hook' "$T/sink.out")" "^POST /hook" "an http action reached its https target through the proxy"
+is "$(($(nconnect "hooks.test:$SPORT") - before))" 1 "... by a CONNECT to its host and port"
+like "$(cat "$T/sink.out")" '"IdempotencyToken": *"px-action"' "... with the callback as JSON"
+uh_wait 20 grep -q 'done on attempt 1' "$UH_LOG"
+like "$(cat "$UH_LOG")" "job [0-9]+ \\(rule hook, http\\): done on attempt 1" "... and the job is done"
+uh_stop
+
 done_testing
