@@ -13,16 +13,6 @@ command -v openssl >/dev/null || skip_all "openssl not installed (apt-get instal
 SINK=$top_builddir/tests/fixtures/sink
 [ -x "$SINK" ] || bail "$SINK not built (make check builds it)"
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds or time runs out.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 job_state() {

@@ -15,16 +15,6 @@ json() {
 json_ok() {
 	sqlite3 -batch :memory: "SELECT json_valid(readfile('$1'))"
 }
-# wait_for SECONDS CMD...: poll CMD until it succeeds or time runs out.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 # c ARG...: usagehookctl with stdout in $T/out, stderr in $T/err; sets rc.
 c() {

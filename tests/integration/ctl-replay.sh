@@ -11,15 +11,6 @@ json() {
 	sqlite3 -batch :memory: "SELECT CASE WHEN json_valid(readfile('$1'))
 	    THEN json_extract(readfile('$1'), '$2') ELSE 'invalid' END"
 }
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 c() {

@@ -68,15 +68,6 @@ send() {
 	"$LOADGEN" -a "unix:$UH_SOCK" -k "$T/token" -p "$1" -n "$2" -c 1 \
 	    -o "$T/results" 2>>"$T/loadgen.err"
 }
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 job_states() { sql "SELECT group_concat(state, ' ') FROM (SELECT state FROM jobs ORDER BY id)"; }
 states_are() { [ "$(job_states)" = "$1" ]; }
 runs_of() { grep -cx "$1" "$T/runs" 2>/dev/null || true; }

@@ -23,7 +23,7 @@ start_bg() {	# NAME PORTFILE CMD...: in the background, tracked, port read
 	shift 2
 	"$@" >>"$T/$name.err" 2>&1 </dev/null &
 	uh_track "$!"
-	uh_wait 10 test -s "$pf" || bail "$name did not start"
+	wait_for 10 test -s "$pf" || bail "$name did not start"
 }
 start_bg fake "$T/api.port" "$FAKE" -o "$T/api.log" -p "$T/api.port" \
     -c "$T/api.pem" -k "$T/api.key" -a "$UH_SID" -u "$UH_SID:$UH_TOKEN"
@@ -86,11 +86,11 @@ mk_config "rules:" "  - name: hook" "    match: { UsageCategory: sms }" \
 before=$(nconnect "hooks.test:$SPORT")
 HTTPS_PROXY=$PX NO_PROXY=localhost uh_start
 uh_send IdempotencyToken=px-action UsageCategory=sms >/dev/null
-uh_wait 30 grep -q '^POST /hook' "$T/sink.out"
+wait_for 30 grep -q '^POST /hook' "$T/sink.out"
 like "$(grep '^POST /hook' "$T/sink.out")" "^POST /hook" "an http action reached its https target through the proxy"
 is "$(($(nconnect "hooks.test:$SPORT") - before))" 1 "... by a CONNECT to its host and port"
 like "$(cat "$T/sink.out")" '"IdempotencyToken": *"px-action"' "... with the callback as JSON"
-uh_wait 20 grep -q 'done on attempt 1' "$UH_LOG"
+wait_for 20 grep -q 'done on attempt 1' "$UH_LOG"
 like "$(cat "$UH_LOG")" "job [0-9]+ \\(rule hook, http\\): done on attempt 1" "... and the job is done"
 uh_stop
 

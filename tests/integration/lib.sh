@@ -385,8 +385,8 @@ uh_send() {
 	ctl send "$@" 2>>"$T/ctl.err"
 }
 
-# uh_wait SECONDS CMD...: run CMD until it succeeds, at most SECONDS long.
-uh_wait() {
+# wait_for SECONDS CMD...: run CMD until it succeeds, at most SECONDS long.
+wait_for() {
 	local end=$((SECONDS + $1))
 	shift
 	while [ "$SECONDS" -le "$end" ]; do

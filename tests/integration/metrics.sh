@@ -33,7 +33,7 @@ uh_send IdempotencyToken=m-odd UsageCategory=no-such-category >/dev/null
 uh_send IdempotencyToken=m-sms-1 UsageCategory=sms >/dev/null	# a duplicate
 
 dead_seen() { fetch_metrics >/dev/null; [ "$(metric 'usagehookd_jobs_total{rule="breaks",outcome="dead"}')" -ge 1 ]; }
-uh_wait 30 dead_seen
+wait_for 30 dead_seen
 is "$(fetch_metrics)" 200 "GET /metrics"
 is "$(metric 'usagehookd_build_info{version="'"$("$UH_D" --version | sed -n '1s/.* //p')"'"}')" 1 \
     "usagehookd_build_info names the running version"
@@ -51,7 +51,7 @@ is "$(metric 'usagehookd_jobs_total{rule="breaks",outcome="failed"}')" 1 \
     "... a failed attempt"
 is "$(metric 'usagehookd_jobs_total{rule="breaks",outcome="dead"}')" 1 "... then dead"
 gauge_dead() { fetch_metrics >/dev/null; [ "$(metric 'usagehookd_jobs{state="dead"}')" -ge 1 ]; }
-uh_wait 30 gauge_dead
+wait_for 30 gauge_dead
 is "$(metric 'usagehookd_jobs{state="dead"}')" 1 "the jobs gauge, counted in the database: 1 dead"
 is "$(metric 'usagehookd_jobs{state="done"}')" 4 "... 4 done"
 is "$(metric 'usagehookd_jobs{state="queued"}')" 0 "... none queued"

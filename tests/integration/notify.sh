@@ -13,8 +13,8 @@
 NL=$top_builddir/tests/fixtures/notify-listen
 [ -x "$NL" ] || bail "not built: $NL (make check builds it)"
 
-# wait_for ERE FILE [SECONDS]: until a line of FILE matches (default 10 s).
-wait_for() {
+# wait_line ERE FILE [SECONDS]: until a line of FILE matches (default 10 s).
+wait_line() {
 	local end=$((SECONDS + ${3:-10}))
 	while [ "$SECONDS" -le "$end" ]; do
 		grep -qE "$1" "$2" 2>/dev/null && return 0
@@ -30,7 +30,7 @@ listen_notify() {
 	"$NL" -t 60 -x STOPPING=1 "$1" >"$T/notify.out" 2>>"$UH_LOG" &
 	NL_PID=$!
 	uh_track "$NL_PID"
-	wait_for '^# listening' "$T/notify.out" ||
+	wait_line '^# listening' "$T/notify.out" ||
 	    bail "notify-listen did not bind $1"
 }
 
@@ -58,7 +58,7 @@ mk_config
 listen_notify "$T/notify.sock"
 start_env NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=1000000
 main_pid=$UH_PID
-ok "READY=1 sent after start-up" wait_for ' READY=1$' "$T/notify.out"
+ok "READY=1 sent after start-up" wait_line ' READY=1$' "$T/notify.out"
 # No retry here: once READY=1 is out, the socket must answer at once.
 is "$(UH_CURL_TIMEOUT=2 uh_status /healthz)" 200 \
     "once READY=1 is sent, /healthz answers 200 at the first try"
@@ -71,7 +71,7 @@ ok "WATCHDOG=1 every half WATCHDOG_USEC (1 s): $n pings in ~1.6 s" \
     [ "$n" -ge 2 ] && [ "$n" -le 6 ]
 
 kill -HUP "$UH_PID"
-ok "SIGHUP: RELOADING=1 then READY=1" wait_for ' STATUS=reloaded ' "$T/notify.out"
+ok "SIGHUP: RELOADING=1 then READY=1" wait_line ' STATUS=reloaded ' "$T/notify.out"
 like "$(cat "$T/notify.out")" " MONOTONIC_USEC=[0-9]+" \
     "RELOADING=1 carries MONOTONIC_USEC"
 
@@ -79,13 +79,13 @@ cp "$UH_CONF" "$T/good.yaml"
 echo "limits: { max_body: nonsense }" >>"$UH_CONF"
 kill -HUP "$UH_PID"
 ok "refused reload: still READY=1 afterwards, STATUS says refused" \
-    wait_for ' STATUS=reload of .* refused' "$T/notify.out"
+    wait_line ' STATUS=reload of .* refused' "$T/notify.out"
 cp "$T/good.yaml" "$UH_CONF"
 is "$(uh_status /healthz)" 200 "the running configuration still serves"
 
 uh_stop
 is "$UH_STATUS" 0 "SIGTERM: exit 0"
-wait_for ' STOPPING=1$' "$T/notify.out" 2
+wait_line ' STOPPING=1$' "$T/notify.out" 2
 is "$(states)" "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1" \
     "the states arrived in order"
 is "$(awk '$1 != "#" { print $1 }' "$T/notify.out" | sort -u)" "$main_pid" \
@@ -98,7 +98,7 @@ wait "$NL_PID" 2>/dev/null
 # -- Without WATCHDOG_USEC there is nothing to ping.
 listen_notify "$T/notify.sock"
 start_env NOTIFY_SOCKET="$T/notify.sock"
-wait_for ' READY=1$' "$T/notify.out"
+wait_line ' READY=1$' "$T/notify.out"
 sleep 0.8
 is "$(count_watchdog)" 0 "no WATCHDOG_USEC: no pings"
 uh_stop
@@ -108,7 +108,7 @@ wait "$NL_PID" 2>/dev/null
 # -- WATCHDOG_PID naming another process: the pings are not ours to send.
 listen_notify "$T/notify.sock"
 start_env NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 WATCHDOG_PID=1
-wait_for ' READY=1$' "$T/notify.out"
+wait_line ' READY=1$' "$T/notify.out"
 sleep 0.8
 is "$(count_watchdog)" 0 "WATCHDOG_PID of another process: no pings"
 uh_stop
@@ -118,10 +118,10 @@ wait "$NL_PID" 2>/dev/null
 abstract="@uh-notify-$$-$RANDOM"
 listen_notify "$abstract"
 start_env NOTIFY_SOCKET="$abstract"
-ok "abstract NOTIFY_SOCKET: READY=1 received" wait_for ' READY=1$' "$T/notify.out"
+ok "abstract NOTIFY_SOCKET: READY=1 received" wait_line ' READY=1$' "$T/notify.out"
 uh_stop
 ok "abstract NOTIFY_SOCKET: STOPPING=1 received" \
-    wait_for ' STOPPING=1$' "$T/notify.out" 2
+    wait_line ' STOPPING=1$' "$T/notify.out" 2
 is "$UH_STATUS" 0 "exit 0"
 wait "$NL_PID" 2>/dev/null
 
@@ -156,11 +156,11 @@ systemd-socket-activate -l "127.0.0.1:$act_port" -l "$act_sock" \
     "$UH_D" -c "$UH_CONF" >>"$T/daemon.out" 2>>"$UH_LOG" &
 UH_PID=$!
 uh_track "$UH_PID"
-wait_for "Listening on $act_sock" "$UH_LOG" || bail "systemd-socket-activate did not listen"
+wait_line "Listening on $act_sock" "$UH_LOG" || bail "systemd-socket-activate did not listen"
 UH_SOCK=$act_sock
 UH_PORT=''
 is "$(uh_status /healthz)" 200 "activated Unix socket: the first connection is served"
-ok "READY=1 after activation" wait_for ' READY=1$' "$T/notify.out"
+ok "READY=1 after activation" wait_line ' READY=1$' "$T/notify.out"
 like "$(cat "$T/notify.out")" " STATUS=listening on sockets passed by systemd" \
     "STATUS= says the sockets came from systemd"
 UH_SOCK=''

@@ -40,7 +40,7 @@ uh_certs hooks:DNS:hooks.test
 "$SINK" -o "$T/tls.out" -p "$T/tls.port" -c "$T/hooks.pem" -k "$T/hooks.key" \
     >>"$T/sink.log" 2>&1 </dev/null &
 uh_track "$!"
-uh_wait 10 test -s "$T/tls.port" || bail "the TLS sink did not start"
+wait_for 10 test -s "$T/tls.port" || bail "the TLS sink did not start"
 TLS_PORT=$(cat "$T/tls.port")
 out=$(uh_send --url "https://hooks.test/twilio/usage" \
     --connect "127.0.0.1:$TLS_PORT" --ca-file "$T/ca.pem" 2>&1)
@@ -63,13 +63,13 @@ like "$out" "^200 " "send --connect to the daemon's listener (plain) still works
 cp "$UH_CONF" "$T/running.yaml"
 sed -i "s|^listen: .*|listen: \"unix:$T/elsewhere.sock\"|" "$UH_CONF"
 kill -HUP "$UH_PID"
-uh_wait 10 grep -q "reloaded " "$UH_LOG"
+wait_for 10 grep -q "reloaded " "$UH_LOG"
 is "$(grep -c 'listen changed' "$UH_LOG")" 1 "reload: a changed listen is reported"
 like "$(grep 'listen changed' "$UH_LOG")" "still listening on $UH_LISTEN" \
     "... naming the address still in use"
 cp "$T/running.yaml" "$UH_CONF"
 kill -HUP "$UH_PID"
-uh_wait 10 test "$(grep -c 'reloaded ' "$UH_LOG")" -ge 2
+wait_for 10 test "$(grep -c 'reloaded ' "$UH_LOG")" -ge 2
 is "$(grep -c 'reloaded ' "$UH_LOG")" 2 "the second reload is done"
 is "$(grep -c 'listen changed' "$UH_LOG")" 1 \
     "reload: listen set back to the running address is not reported"
@@ -127,7 +127,7 @@ like "$out" "cannot resolve no-such-host.invalid: (no such host|DNS lookup faile
 long=op-long-$(printf 'x%.0s' $(seq 1 248))
 is "${#long}" 256 "a 256-byte token"
 uh_send IdempotencyToken="$long" >/dev/null
-uh_wait 10 grep -q "IdempotencyToken=$long " "$UH_LOG"
+wait_for 10 grep -q "IdempotencyToken=$long " "$UH_LOG"
 ok "the log line holds the whole 256-byte IdempotencyToken" grep -q "IdempotencyToken=$long " "$UH_LOG"
 tok=$(sed -n "s/.*IdempotencyToken=\(op-long-[^ ]*\) .*/\1/p" "$UH_LOG" | tail -n 1)
 like "$(ctl show "$tok" 2>&1)" "$long" "... and show finds it by what the log says"
@@ -146,16 +146,16 @@ uh_start
 uh_send IdempotencyToken=op-dead-1 UsageCategory=sms >/dev/null
 uh_send IdempotencyToken=op-dead-2 UsageCategory=sms >/dev/null
 ndead() { ctl jobs --dead --json | grep -c '"id"'; }
-uh_wait 30 test "$(ndead)" -ge 4
+wait_for 30 test "$(ndead)" -ge 4
 is "$(ndead)" 4 "four dead jobs (two callbacks, two rules, one attempt each)"
 touch "$T/fixed"
 out=$(ctl retry --all-dead --rule first)
 is "$(printf '%s\n' "$out" | grep -c ' queued$')" 2 "retry --all-dead --rule first queues that rule's two"
-uh_wait 30 test "$(grep -c first "$T/retried" 2>/dev/null)" -ge 2
+wait_for 30 test "$(grep -c first "$T/retried" 2>/dev/null)" -ge 2
 is "$(ndead)" 2 "... and leaves the other rule's dead"
 out=$(ctl retry --all-dead)
 is "$(printf '%s\n' "$out" | grep -c ' queued$')" 2 "retry --all-dead queues the rest"
-uh_wait 30 test "$(grep -c second "$T/retried" 2>/dev/null)" -ge 2
+wait_for 30 test "$(grep -c second "$T/retried" 2>/dev/null)" -ge 2
 is "$(ndead)" 0 "no dead job is left"
 is "$(ctl retry --all-dead)" "no dead job" "retry --all-dead with none: says so"
 ctl retry --all-dead 12 >/dev/null 2>&1
@@ -166,7 +166,7 @@ is "$?" 2 "retry --all-dead with ids: a usage error"
 # --since the next whole second, so what came before is not news however
 # late the tails start.
 t0=$(($(date +%s) + 1))
-uh_wait 5 test "$(date +%s)" -ge "$t0"
+wait_for 5 test "$(date +%s)" -ge "$t0"
 since=$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)
 timeout 60 "$UH_CTL" -c "$UH_CONF" tail --json --since "$since" >"$T/tail.json" 2>"$T/tail.err" &
 tailpid=$!
@@ -176,8 +176,8 @@ tailpid2=$!
 uh_track "$tailpid2"
 rm -f "$T/fixed"
 uh_send IdempotencyToken=op-tail-1 UsageCategory=sms >/dev/null
-uh_wait 30 test "$(grep -c '"type": "job"' "$T/tail.json")" -ge 2
-uh_wait 10 grep -q ' dead ' "$T/tail.txt"
+wait_for 30 test "$(grep -c '"type": "job"' "$T/tail.json")" -ge 2
+wait_for 10 grep -q ' dead ' "$T/tail.txt"
 pkill -TERM -P "$tailpid"
 wait "$tailpid"
 is "$?" 0 "tail ends with 0 on SIGTERM"

@@ -22,16 +22,6 @@ ROOT=/2010-04-01/Accounts/$UH_SID/Usage/Triggers
 REQ=$T/api.log
 SID_RE='^UT[0-9a-f]{32}$'
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds or time runs out.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # A CA, a certificate for 127.0.0.1 and one for another name.
 (
