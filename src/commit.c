@@ -28,6 +28,7 @@ struct committer {
 	pthread_cond_t		 cond;
 	struct reqlist		 queue;		/* submitted, not yet taken */
 	struct reqlist		 done;		/* committed, not yet answered */
+	struct claim_item	 items[COMMIT_MAX_BATCH]; /* writer's */
 	size_t			 pending;	/* loop thread only */
 	int			 stopping;
 };
@@ -61,8 +62,8 @@ apply(struct store *st, struct commit_req *r)
 		r->result = store_claim(st, r->cb, r->jobs, r->njobs);
 		return r->result == CLAIM_ERROR ? -1 : 0;
 	case COMMIT_JOBS_DUE:
-		r->result = store_jobs_due(st, r->due_now, r->due_limit,
-		    &r->rows, &r->nrows);
+		r->result = store_jobs_take(st, r->owner, r->due_now,
+		    r->lease_ms, r->due_limit, &r->rows, &r->nrows);
 		if (r->result == 0)
 			r->next_due = store_jobs_next(st);
 		return r->result;
@@ -89,9 +90,40 @@ fail_batch(struct commit_req *batch)
 		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
 }
 
+/*
+ * The batch's claims in one call, so that PostgreSQL gets them in one
+ * pipeline rather than a round trip each. 0/-1.
+ */
+static int
+apply_claims(struct store *st, struct commit_req *batch,
+    struct claim_item *items)
+{
+	struct commit_req	*r;
+	size_t			 n = 0;
+	int			 rv;
+
+	for (r = batch; r != NULL; r = r->next) {
+		if (r->kind != COMMIT_CLAIM)
+			continue;
+		items[n].cb = r->cb;
+		items[n].jobs = r->jobs;
+		items[n].njobs = r->njobs;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	rv = store_claims(st, items, n);
+	n = 0;
+	for (r = batch; r != NULL; r = r->next)
+		if (r->kind == COMMIT_CLAIM)
+			r->result = items[n++].result;
+	return rv;
+}
+
 /* Commit one batch: all of it durable, or none of it acknowledged. */
 static void
-commit_batch(struct store *st, struct commit_req *batch)
+commit_batch(struct store *st, struct commit_req *batch,
+    struct claim_item *items)
 {
 	struct commit_req	*r;
 	int			 failed = 0;
@@ -101,7 +133,13 @@ commit_batch(struct store *st, struct commit_req *batch)
 		fail_batch(batch);
 		return;
 	}
-	for (r = batch; r != NULL; r = r->next) {
+	if (apply_claims(st, batch, items) == -1) {
+		log_warnx("database: %s", store_errmsg(st));
+		failed = 1;
+	}
+	for (r = batch; r != NULL && !failed; r = r->next) {
+		if (r->kind == COMMIT_CLAIM)
+			continue;
 		if (apply(st, r) == -1) {
 			log_warnx("database: %s", store_errmsg(st));
 			failed = 1;
@@ -145,7 +183,7 @@ writer(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		t0 = now_seconds();
-		commit_batch(c->store, batch);
+		commit_batch(c->store, batch, c->items);
 		batch->batch_n = n;
 		batch->batch_seconds = now_seconds() - t0;
 

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "signature.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #define CONFIG_FILE_MAX	(1024 * 1024)	/* larger is not a config file */
@@ -52,6 +53,7 @@
 #define DEFAULT_BACKOFF_MS	(30 * 1000LL)
 #define DEFAULT_MAX_BACKOFF_MS	(30 * 60 * 1000LL)
 #define DEFAULT_ACTION_TIMEOUT	(10 * 1000)	/* milliseconds */
+#define DEFAULT_LEASE_MARGIN_MS	(30 * 1000)	/* dispatch.lease over it */
 #define DEFAULT_TWILIO_API	"https://api.twilio.com"
 #define DEFAULT_TRIGGER_BY	"usage"		/* Twilio's default */
 #define DEFAULT_CALLBACK_METHOD	"POST"		/* Twilio's default */
@@ -191,6 +193,11 @@ static void	kw_path(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_database(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_database_password_file(struct parse *,
+		    const struct keyword *, yaml_node_t *, yaml_node_t *,
+		    void *);
+static char	*secret_path(struct parse *, const char *, yaml_node_t *,
+		    const char *, int *);
 static void	kw_trusted_proxies(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_accounts(struct parse *, const struct keyword *,
@@ -336,6 +343,10 @@ static const struct number num_max_backoff = {
 	NUM_MILLIS, STORE_INT64, offsetof(struct dispatch, max_backoff_ms),
 	10, 30 * 86400 * 1000LL, "10ms..30d"
 };
+static const struct number num_lease = {
+	NUM_MILLIS, STORE_INT64, offsetof(struct dispatch, lease_ms),
+	1000, 86400 * 1000LL, "1s..1d"
+};
 static const struct number num_action_timeout = {
 	NUM_MILLIS, STORE_INT, offsetof(struct action, timeout_ms),
 	10, 86400 * 1000LL, "10ms..1d"
@@ -350,6 +361,7 @@ static const struct keyword top_keys[] = {
 	{ "public_url",		kw_public_url,		0, 0, NULL },
 	{ "path",		kw_path,		0, 0, NULL },
 	{ "database",		kw_database,		1, 0, NULL },
+	{ "database_password_file", kw_database_password_file, 0, 0, NULL },
 	{ "trusted_proxies",	kw_trusted_proxies,	0, 0, NULL },
 	{ "accounts",		kw_accounts,		1, 0, NULL },
 	{ "limits",		kw_limits,		0, 0, NULL },
@@ -405,6 +417,7 @@ static const struct keyword dispatch_keys[] = {
 	{ "max_attempts",	kw_number, 0, 0, &num_max_attempts },
 	{ "backoff",		kw_number, 0, 0, &num_backoff },
 	{ "max_backoff",	kw_number, 0, 0, &num_max_backoff },
+	{ "lease",		kw_number, 0, 0, &num_lease },
 	{ NULL,			NULL,	   0, 0, NULL }
 };
 
@@ -1193,7 +1206,10 @@ kw_path(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	conf->path = xstrdup(s);
 }
 
-/* database: the SQLite file, relative to the config's directory. */
+/*
+ * database: the SQLite file, relative to the config's directory, or a
+ * PostgreSQL URI (postgresql:// or postgres://), kept as written.
+ */
 static void
 kw_database(struct parse *p, const struct keyword *kw, yaml_node_t *k,
     yaml_node_t *v, void *arg)
@@ -1204,7 +1220,30 @@ kw_database(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
 	free(conf->database);
-	conf->database = resolve_path(p, s);
+	conf->database = store_is_remote(s) ? xstrdup(s) : resolve_path(p, s);
+}
+
+/* database_password_file: PostgreSQL's password, read at each connection. */
+static void
+kw_database_password_file(struct parse *p, const struct keyword *kw,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s;
+	char		*path;
+	int		 expanded;
+
+	if ((s = scalar(p, kw->name, v)) == NULL ||
+	    (path = secret_path(p, kw->name, v, s, &expanded)) == NULL)
+		return;
+	if (access(path, R_OK) == -1) {
+		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
+		    show(p, path), strerror(errno));
+		free(path);
+		return;
+	}
+	free(conf->database_password_file);
+	conf->database_password_file = path;
 }
 
 /* Whether s is an IPv4/IPv6 address, optionally with a /prefix. */
@@ -2596,11 +2635,19 @@ config_finish(struct config *conf)
 {
 	size_t	i, j;
 
+	int64_t	longest = DEFAULT_ACTION_TIMEOUT;
+
 	for (i = 0; i < conf->nrules; i++)
-		for (j = 0; j < conf->rules[i].nactions; j++)
+		for (j = 0; j < conf->rules[i].nactions; j++) {
 			if (conf->rules[i].actions[j].max_attempts == 0)
 				conf->rules[i].actions[j].max_attempts =
 				    conf->dispatch.max_attempts;
+			if (conf->rules[i].actions[j].timeout_ms > longest)
+				longest = conf->rules[i].actions[j].timeout_ms;
+		}
+	/* A job outlives its lease only when its instance died. */
+	if (conf->dispatch.lease_ms == 0)
+		conf->dispatch.lease_ms = longest + DEFAULT_LEASE_MARGIN_MS;
 }
 
 /* The whole file as an allocated string, or NULL after reporting why not. */
@@ -2842,6 +2889,7 @@ config_free(struct config *conf)
 	free(conf->public_url);
 	free(conf->path);
 	free(conf->database);
+	free(conf->database_password_file);
 	for (i = 0; i < conf->ntrusted_proxies; i++)
 		free(conf->trusted_proxies[i]);
 	free(conf->trusted_proxies);

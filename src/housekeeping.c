@@ -17,6 +17,7 @@
 
 struct housekeeping {
 	char			*database;
+	char			*password_file;
 	struct retention	 ages;		/* under lock */
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
@@ -72,7 +73,8 @@ runner(void *arg)
 		ages = h->ages;
 		pthread_mutex_unlock(&h->lock);
 
-		if (st == NULL && (st = store_open(h->database, 0, &err))
+		if (st == NULL && (st = store_open_auth(h->database,
+		    h->password_file, 0, &err))
 		    == NULL) {
 			if (!warned++)
 				log_warnx("housekeeping: %s", err);
@@ -100,13 +102,16 @@ runner(void *arg)
 }
 
 struct housekeeping *
-housekeeping_start(const char *database, const struct retention *ages)
+housekeeping_start(const char *database, const char *password_file,
+    const struct retention *ages)
 {
 	struct housekeeping	*h;
 	int			 error;
 
 	h = xcalloc(1, sizeof *h);
 	h->database = xstrdup(database);
+	h->password_file = password_file != NULL ? xstrdup(password_file) :
+	    NULL;
 	h->ages = *ages;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
@@ -136,5 +141,6 @@ housekeeping_stop(struct housekeeping *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 	free(h->database);
+	free(h->password_file);
 	free(h);
 }

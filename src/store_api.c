@@ -13,17 +13,32 @@ struct store_head {
 
 #define OPS(s)	(((const struct store_head *)(const void *)(s))->ops)
 
+int
+store_is_remote(const char *database)
+{
+	return strncmp(database, "postgresql://", 13) == 0 ||
+	    strncmp(database, "postgres://", 11) == 0;
+}
+
 /* The backend a database setting names: a path is SQLite. */
 static const struct store_ops *
-backend_of(const char *path)
+backend_of(const char *database)
 {
-	return &store_sqlite_ops;
+	return store_is_remote(database) ? &store_pg_ops : &store_sqlite_ops;
 }
 
 struct store *
 store_open(const char *path, int readonly, char **err)
 {
-	return backend_of(path)->open(path, readonly, err);
+	return store_open_auth(path, NULL, readonly, err);
+}
+
+struct store *
+store_open_auth(const char *database, const char *password_file,
+    int readonly, char **err)
+{
+	return backend_of(database)->open(database, password_file, readonly,
+	    err);
 }
 
 void
@@ -76,6 +91,19 @@ store_claim(struct store *s, const struct callback *cb,
     const struct job_spec *jobs, size_t njobs)
 {
 	return OPS(s)->claim(s, cb, jobs, njobs);
+}
+
+int
+store_claims(struct store *s, struct claim_item *items, size_t n)
+{
+	return OPS(s)->claims(s, items, n);
+}
+
+int
+store_jobs_take(struct store *s, const char *owner, int64_t now,
+    int64_t lease_ms, size_t limit, struct job_row **rows, size_t *n)
+{
+	return OPS(s)->jobs_take(s, owner, now, lease_ms, limit, rows, n);
 }
 
 int

@@ -10,7 +10,7 @@
  */
 struct store_ops {
 	const char	*name;
-	struct store	*(*open)(const char *, int, char **);
+	struct store	*(*open)(const char *, const char *, int, char **);
 	void		 (*close)(struct store *);
 	const char	*(*errmsg)(struct store *);
 	int		 (*schema_version)(struct store *);
@@ -20,6 +20,9 @@ struct store_ops {
 	int		 (*rollback)(struct store *);
 	enum claim	 (*claim)(struct store *, const struct callback *,
 			    const struct job_spec *, size_t);
+	int		 (*claims)(struct store *, struct claim_item *, size_t);
+	int		 (*jobs_take)(struct store *, const char *, int64_t,
+			    int64_t, size_t, struct job_row **, size_t *);
 	int		 (*reject)(struct store *, const struct rejection *);
 	int		 (*probe)(struct store *);
 	int64_t		 (*count)(struct store *, const char *);
@@ -50,5 +53,6 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -254,7 +254,8 @@ main(int argc, char *argv[])
 	    (d.base = event_base_new_with_config(evcfg)) == NULL)
 		fatalx("event_base_new failed");
 	event_config_free(evcfg);
-	if ((d.store = store_open(d.conf->database, 0, &err)) == NULL)
+	if ((d.store = store_open_auth(d.conf->database,
+	    d.conf->database_password_file, 0, &err)) == NULL)
 		fatalx("%s", err);
 	/* Checkpoints run on the housekeeping thread, not inside a COMMIT. */
 	if (store_autocheckpoint(d.store, 0) == -1)
@@ -270,7 +271,7 @@ main(int argc, char *argv[])
 	if ((d.actions = actions_new(d.base)) == NULL)
 		fatalx("cannot set up the action runner");
 	d.housekeeping = housekeeping_start(d.conf->database,
-	    &d.conf->retention);
+	    d.conf->database_password_file, &d.conf->retention);
 	d.dispatcher = dispatcher_new(d.base, d.committer, d.actions,
 	    &d.metrics, d.conf);
 	d.server = server_new(d.base, d.conf, d.committer, d.dispatcher,
