@@ -2,6 +2,7 @@
 #include "config-sys.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -11,6 +12,9 @@
 #include "log.h"
 #include "store.h"
 #include "xmalloc.h"
+
+/* At most one warning this often while batches keep failing, s. */
+#define WARN_EVERY	10
 
 /* A FIFO of requests. */
 struct reqlist {
@@ -29,6 +33,8 @@ struct committer {
 	struct reqlist		 queue;		/* submitted, not yet taken */
 	struct reqlist		 done;		/* committed, not yet answered */
 	struct claim_item	 items[COMMIT_MAX_BATCH]; /* writer's */
+	size_t			 failures;	/* writer's: batches in a row */
+	double			 last_warn;	/* writer's */
 	size_t			 pending;	/* loop thread only */
 	int			 stopping;
 };
@@ -80,14 +86,16 @@ apply(struct store *st, struct commit_req *r)
 	return -1;
 }
 
-/* Mark every request of a failed batch as failed. */
+/* Mark every request of a failed batch as failed, saying why. */
 static void
-fail_batch(struct commit_req *batch)
+fail_batch(struct store *st, struct commit_req *batch)
 {
 	struct commit_req	*r;
 
-	for (r = batch; r != NULL; r = r->next)
+	for (r = batch; r != NULL; r = r->next) {
 		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
+		snprintf(r->error, sizeof r->error, "%s", store_errmsg(st));
+	}
 }
 
 /*
@@ -120,40 +128,60 @@ apply_claims(struct store *st, struct commit_req *batch,
 	return rv;
 }
 
+/*
+ * Log a failed batch: the first of a run, then at most one line per
+ * WARN_EVERY seconds (a database down under load fails thousands).
+ */
+static void
+batch_failed(struct committer *c, const char *prefix)
+{
+	double	now = now_seconds();
+
+	if (c->failures++ == 0 || now - c->last_warn >= WARN_EVERY) {
+		log_warnx("database: %s%s%s", prefix, store_errmsg(c->store),
+		    c->failures > 1 ? " (batches keep failing)" : "");
+		c->last_warn = now;
+	}
+}
+
 /* Commit one batch: all of it durable, or none of it acknowledged. */
 static void
-commit_batch(struct store *st, struct commit_req *batch,
-    struct claim_item *items)
+commit_batch(struct committer *c, struct commit_req *batch)
 {
+	struct store		*st = c->store;
 	struct commit_req	*r;
 	int			 failed = 0;
 
 	if (store_begin(st) == -1) {
-		log_warnx("database: BEGIN: %s", store_errmsg(st));
-		fail_batch(batch);
+		batch_failed(c, "BEGIN: ");
+		fail_batch(st, batch);
 		return;
 	}
-	if (apply_claims(st, batch, items) == -1) {
-		log_warnx("database: %s", store_errmsg(st));
+	if (apply_claims(st, batch, c->items) == -1) {
+		batch_failed(c, "");
 		failed = 1;
 	}
 	for (r = batch; r != NULL && !failed; r = r->next) {
 		if (r->kind == COMMIT_CLAIM)
 			continue;
 		if (apply(st, r) == -1) {
-			log_warnx("database: %s", store_errmsg(st));
+			batch_failed(c, "");
 			failed = 1;
 			break;
 		}
 	}
 	if (!failed && store_commit(st) == -1) {
-		log_warnx("database: %s", store_errmsg(st));
+		batch_failed(c, "");
 		failed = 1;
 	}
 	if (failed) {
 		/* SQLite may have rolled back already; ROLLBACK is harmless. */
+		fail_batch(st, batch);
 		store_rollback(st);
-		fail_batch(batch);
+	} else if (c->failures > 0) {
+		log_info("database: writes succeed again after %zu failed "
+		    "batch(es)", c->failures);
+		c->failures = 0;
 	}
 }
 
@@ -183,7 +211,7 @@ writer(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		t0 = now_seconds();
-		commit_batch(c->store, batch, c->items);
+		commit_batch(c, batch);
 		batch->batch_n = n;
 		batch->batch_seconds = now_seconds() - t0;
 

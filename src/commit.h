@@ -38,6 +38,7 @@ struct commit_req {
 	int64_t			 next_due;	/* out: ms, -1 if none queued */
 	struct job_update	 update;	/* COMMIT_JOB_UPDATE */
 	int			 result;
+	char			 error[160];	/* out: why it failed, or "" */
 	void			(*done)(struct commit_req *, void *);
 	void			*arg;
 	struct commit_req	*next;

@@ -364,18 +364,24 @@ fetched(struct commit_req *creq, void *arg)
 	size_t			 i;
 
 	d->fetching = 0;
-	/* While a state change waits to be written, start nothing new. */
-	if (creq->result == 0 && !d->stopped && d->retrying == NULL) {
+	/*
+	 * While a state change waits to be written, start nothing new; what
+	 * was taken and cannot start is given back at once, not left to its
+	 * lease.
+	 */
+	if (creq->result == 0) {
 		for (i = 0; i < creq->nrows; i++) {
 			/* Ours already: its lease ran out while it runs. */
 			if (job_is_running(d, creq->rows[i].id))
 				continue;
-			if (d->nrunning >=
+			if (d->stopped || d->retrying != NULL || d->nrunning >=
 			    (size_t)d->gens->conf->dispatch.concurrency ||
 			    start(d, &creq->rows[i]) == -1)
 				submit_update(d, creq->rows[i].id, JOB_QUEUED,
 				    0, NULL);
 		}
+	}
+	if (creq->result == 0 && !d->stopped && d->retrying == NULL) {
 		now = now_ms();
 		if (creq->next_due >= 0 && creq->next_due - now < wait)
 			wait = creq->next_due > now ? creq->next_due - now : 0;
@@ -418,7 +424,7 @@ fetch(struct dispatcher *d)
 	slots = d->gens->conf->dispatch.concurrency;
 	/* Take only what can start: the rest stays for other instances. */
 	slots = slots > d->nrunning ? slots - d->nrunning : 0;
-	if (slots == 0) {
+	if (slots == 0 || d->retrying != NULL) {
 		struct timeval tv = { POLL_MS / 1000, 0 };
 
 		free(creq);
