@@ -148,6 +148,8 @@ int		 cmd_jobs(struct ctl *, const struct command *, int, char **);
 int		 cmd_retry(struct ctl *, const struct command *, int, char **);
 int		 cmd_stats(struct ctl *, const struct command *, int, char **);
 int		 cmd_purge(struct ctl *, const struct command *, int, char **);
+/* ctl_copy.c */
+int		 cmd_copy_db(struct ctl *, const struct command *, int, char **);
 
 /* ctl_triggers.c */
 /* triggers list|fetch|create|update|delete|plan|apply: Twilio's REST API. */

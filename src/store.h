@@ -294,6 +294,29 @@ void		 store_count_rows_free(struct count_row *, size_t);
 int		 store_purge(struct store *, int64_t callbacks_before_ms,
 		    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej);
 
+/* What store_copy has done so far. */
+struct copy_progress {
+	int64_t		 callbacks_total;	/* in the source */
+	int64_t		 callbacks_seen;
+	int64_t		 callbacks_copied;	/* new in the destination */
+	int64_t		 jobs_copied;
+	int64_t		 rejected_seen;
+	int64_t		 rejected_copied;
+};
+
+/*
+ * Copy every callback (with its raw request and its jobs; running jobs
+ * become queued), then the rejected rows, from one store into another (a
+ * PostgreSQL database). What the destination already holds is skipped: a
+ * callback by its IdempotencyToken, a rejected row by time, reason, detail
+ * and peer; so a second run copies nothing twice. Each page of callbacks
+ * commits with its jobs; progress (if not NULL) is called after each.
+ * 0/-1 (the message from store_errmsg of the store that failed, in err).
+ */
+int		 store_copy(struct store *from, struct store *to,
+		    void (*progress)(const struct copy_progress *, void *),
+		    void *arg, struct copy_progress *, const char **err);
+
 /*
  * WAL checkpoints: the daemon's writer turns them off (store_autocheckpoint
  * 0) so no COMMIT that requests wait on also copies the WAL into the

@@ -221,3 +221,111 @@ store_checkpoint(struct store *s, int *left)
 {
 	return OPS(s)->checkpoint(s, left);
 }
+
+#define COPY_PAGE	500
+
+/* One page of callbacks and their jobs, in one transaction of to's. */
+static int
+copy_page(struct store *from, struct store *to, struct callback_row *rows,
+    size_t n, struct copy_progress *p, const char **err)
+{
+	struct job_filter	 flt;
+	struct job_listing	*jobs;
+	size_t			 i, j, njobs;
+	int64_t			 id;
+	int			 r;
+
+	if (store_begin(to) == -1)
+		goto to_fail;
+	for (i = 0; i < n; i++) {
+		p->callbacks_seen++;
+		if ((r = OPS(to)->import_callback(to, &rows[i], &id)) == -1)
+			goto to_fail;
+		if (r == 0)
+			continue;
+		p->callbacks_copied++;
+		memset(&flt, 0, sizeof flt);
+		flt.callback_id = rows[i].id;
+		if (store_jobs_list(from, &flt, &jobs, &njobs) == -1) {
+			*err = store_errmsg(from);
+			store_rollback(to);
+			return -1;
+		}
+		for (j = 0; j < njobs; j++) {
+			if (OPS(to)->import_job(to, id, &jobs[j]) == -1) {
+				store_job_listings_free(jobs, njobs);
+				goto to_fail;
+			}
+			p->jobs_copied++;
+		}
+		store_job_listings_free(jobs, njobs);
+	}
+	if (store_commit(to) == -1)
+		goto to_fail;
+	return 0;
+to_fail:
+	*err = store_errmsg(to);
+	store_rollback(to);
+	return -1;
+}
+
+int
+store_copy(struct store *from, struct store *to,
+    void (*progress)(const struct copy_progress *, void *), void *arg,
+    struct copy_progress *p, const char **err)
+{
+	struct callback_row	*rows;
+	struct rejected_listing	*rej;
+	size_t			 n, i;
+	int64_t			 after = 0;
+	int			 r, rv;
+
+	memset(p, 0, sizeof *p);
+	*err = NULL;
+	if ((p->callbacks_total = store_count(from, "callbacks")) == -1) {
+		*err = store_errmsg(from);
+		return -1;
+	}
+	for (;;) {
+		if (OPS(from)->callbacks_page(from, after, COPY_PAGE, &rows,
+		    &n) == -1) {
+			*err = store_errmsg(from);
+			return -1;
+		}
+		if (n == 0) {
+			store_callback_rows_free(rows, n);
+			break;
+		}
+		after = rows[n - 1].id;
+		rv = copy_page(from, to, rows, n, p, err);
+		store_callback_rows_free(rows, n);
+		if (rv == -1)
+			return -1;
+		if (progress != NULL)
+			progress(p, arg);
+	}
+	/* At most STORE_REJECTED_CAP rows: one list, oldest first. */
+	if (store_rejected_list(from, 0, &rej, &n) == -1) {
+		*err = store_errmsg(from);
+		return -1;
+	}
+	rv = store_begin(to);
+	for (i = n; rv == 0 && i > 0; i--) {
+		p->rejected_seen++;
+		if ((r = OPS(to)->import_rejected(to, &rej[i - 1])) == -1)
+			rv = -1;
+		else
+			p->rejected_copied += r;
+	}
+	store_rejected_listings_free(rej, n);
+	if (rv == 0)
+		rv = store_commit(to);
+	if (rv == -1) {
+		*err = store_errmsg(to);
+		store_rollback(to);
+		return -1;
+	}
+	if (progress != NULL)
+		progress(p, arg);
+	return 0;
+}

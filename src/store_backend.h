@@ -48,6 +48,17 @@ struct store_ops {
 			    struct count_row **, size_t *);
 	int		 (*purge)(struct store *, int64_t, int64_t, int64_t *,
 			    int64_t *);
+	/* copy-db: full callbacks by id after after_id, oldest first. */
+	int		 (*callbacks_page)(struct store *, int64_t, size_t,
+			    struct callback_row **, size_t *);
+	/* 1 inserted (*id its new id), 0 already there, -1 error. */
+	int		 (*import_callback)(struct store *,
+			    const struct callback_row *, int64_t *);
+	int		 (*import_job)(struct store *, int64_t,
+			    const struct job_listing *);
+	/* 1 inserted, 0 already there, -1 error. */
+	int		 (*import_rejected)(struct store *,
+			    const struct rejected_listing *);
 	int		 (*autocheckpoint)(struct store *, int);
 	int		 (*checkpoint)(struct store *, int *);
 };

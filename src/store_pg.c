@@ -26,7 +26,7 @@
 #define BACKOFF_MIN	100
 #define BACKOFF_MAX	5000
 #define PASSWORD_MAX	1024
-#define MAXPARAMS	20
+#define MAXPARAMS	24
 
 /* Numbered as SQLite's (store_sqlite.c): a version means the same schema. */
 static const struct {
@@ -1545,6 +1545,141 @@ pg_checkpoint(struct store *s, int *left)
 	return 0;
 }
 
+static int
+pg_callbacks_page(struct store *s, int64_t after, size_t limit,
+    struct callback_row **rowsp, size_t *np)
+{
+	struct pgparams	 p;
+	PGresult	*res;
+	size_t		 i, n;
+
+	*rowsp = NULL;
+	*np = 0;
+	p.n = 0;
+	p_int(&p, after);
+	p_int(&p, (int64_t)limit);
+	if ((res = pq(s, "reading callbacks", "SELECT " CALLBACK_COLUMNS
+	    ", headers, body FROM callbacks WHERE id > $1 ORDER BY id"
+	    " LIMIT $2", &p, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	*rowsp = xcalloc(n ? n : 1, sizeof **rowsp);
+	for (i = 0; i < n; i++)
+		read_callback(res, i, &(*rowsp)[i], 1);
+	*np = n;
+	PQclear(res);
+	return 0;
+}
+
+/* copy-db: the row as it was, its duplicates included; new id in *id. */
+static int
+pg_import_callback(struct store *s, const struct callback_row *r,
+    int64_t *id)
+{
+	struct pgparams	 p;
+	PGresult	*res;
+	int		 n;
+
+	p.n = 0;
+	p_text(&p, r->token);
+	p_int(&p, r->received_at);
+	p_text(&p, r->method);
+	p_text(&p, r->uri);
+	p_text(&p, r->url);
+	p_text(&p, r->headers);
+	p_bin(&p, r->body, r->bodylen);
+	p_text(&p, r->remote);
+	p_text(&p, r->signature);
+	p_text(&p, r->account_sid);
+	p_text(&p, r->usage_trigger_sid);
+	p_text(&p, r->date_fired);
+	p_text(&p, r->recurring);
+	p_text(&p, r->usage_category);
+	p_text(&p, r->trigger_by);
+	p_text(&p, r->trigger_value);
+	p_text(&p, r->current_value);
+	p_text(&p, r->usage_record_uri);
+	p_int(&p, r->duplicates);
+	if (r->last_duplicate_at > 0)
+		p_int(&p, r->last_duplicate_at);
+	else
+		p_text(&p, NULL);
+	if ((res = pq(s, "copying a callback", "INSERT INTO callbacks"
+	    " (idempotency_token, received_at, method, uri, url, headers,"
+	    " body, remote, signature, account_sid, usage_trigger_sid,"
+	    " date_fired, recurring, usage_category, trigger_by,"
+	    " trigger_value, current_value, usage_record_uri, duplicates,"
+	    " last_duplicate_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+	    " $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+	    " ON CONFLICT (idempotency_token) DO NOTHING RETURNING id", &p,
+	    PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	if (n > 0)
+		*id = col_int(res, 0, 0);
+	PQclear(res);
+	return n > 0 ? 1 : 0;
+}
+
+/* A job left running by a stopped daemon is queued: nobody runs it now. */
+static int
+pg_import_job(struct store *s, int64_t callback_id,
+    const struct job_listing *j)
+{
+	struct pgparams	p;
+
+	p.n = 0;
+	p_int(&p, callback_id);
+	p_text(&p, j->rule);
+	p_int(&p, j->action);
+	p_text(&p, j->kind);
+	p_text(&p, j->state != NULL && strcmp(j->state, "running") == 0 ?
+	    "queued" : j->state);
+	p_int(&p, j->attempts);
+	p_int(&p, j->max_attempts);
+	p_int(&p, j->next_run_at);
+	p_int(&p, j->created_at);
+	p_int(&p, j->updated_at);
+	p_text(&p, j->last_error);
+	return pq_cmd(s, "copying a job", "INSERT INTO jobs (callback_id,"
+	    " rule, action, kind, state, attempts, max_attempts, next_run_at,"
+	    " created_at, updated_at, last_error) VALUES ($1, $2, $3, $4, $5,"
+	    " $6, $7, $8, $9, $10, $11)", &p, NULL);
+}
+
+/* Rejected rows have no key: the same time, reason, detail, peer is one. */
+static int
+pg_import_rejected(struct store *s, const struct rejected_listing *r)
+{
+	struct pgparams	p;
+	int64_t		n = 0;
+
+	p.n = 0;
+	p_int(&p, r->at);
+	p_int(&p, r->status);
+	p_text(&p, r->remote);
+	p_text(&p, r->method);
+	p_text(&p, r->uri);
+	p_text(&p, r->reason != NULL ? r->reason : "unknown");
+	p_text(&p, r->detail);
+	p_text(&p, r->account_sid);
+	p_text(&p, r->idempotency_token);
+	p_text(&p, r->url);
+	p_text(&p, r->headers);
+	p_bin(&p, r->body, r->bodylen);
+	p_text(&p, r->signature);
+	if (pq_cmd(s, "copying a rejected request", "INSERT INTO rejected"
+	    " (at, status, remote, method, uri, reason, detail, account_sid,"
+	    " idempotency_token, url, headers, body, signature)"
+	    " SELECT $1::bigint, $2::integer, $3::text, $4::text, $5::text,"
+	    " $6::text, $7::text, $8::text, $9::text, $10::text, $11::text,"
+	    " $12::bytea, $13::text WHERE NOT EXISTS (SELECT 1 FROM rejected"
+	    " WHERE at = $1 AND reason = $6 AND detail IS NOT DISTINCT FROM $7"
+	    " AND remote IS NOT DISTINCT FROM $3)", &p, &n) == -1)
+		return -1;
+	return n > 0 ? 1 : 0;
+}
+
 const struct store_ops store_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1574,6 +1709,10 @@ const struct store_ops store_pg_ops = {
 	.rejected_list = pg_rejected_list,
 	.stats = pg_stats,
 	.purge = pg_purge,
+	.callbacks_page = pg_callbacks_page,
+	.import_callback = pg_import_callback,
+	.import_job = pg_import_job,
+	.import_rejected = pg_import_rejected,
 	.autocheckpoint = pg_autocheckpoint,
 	.checkpoint = pg_checkpoint,
 };

@@ -1681,6 +1681,63 @@ sqlite_jobs_take(struct store *s, const char *owner, int64_t now,
 	return 0;
 }
 
+/* copy-db reads an SQLite file page by page, oldest first. */
+static int
+sqlite_callbacks_page(struct store *s, int64_t after, size_t limit,
+    struct callback_row **rowsp, size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct callback_row	*rows = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	*rowsp = NULL;
+	*np = 0;
+	if (prepare(s, "SELECT " CALLBACK_COLUMNS ", headers, body FROM"
+	    " callbacks WHERE id > ?1 ORDER BY id LIMIT ?2", &st,
+	    "reading callbacks") == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		read_callback(st, &rows[n++], 1);
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "reading callbacks");
+		sqlite3_finalize(st);
+		store_callback_rows_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+/* copy-db writes into PostgreSQL only. */
+static int
+sqlite_import_callback(struct store *s, const struct callback_row *r,
+    int64_t *id)
+{
+	set_err(s, "copy-db: the destination must be a PostgreSQL database "
+	    "(postgresql://...)");
+	return -1;
+}
+
+static int
+sqlite_import_job(struct store *s, int64_t callback_id,
+    const struct job_listing *j)
+{
+	return sqlite_import_callback(s, NULL, NULL);
+}
+
+static int
+sqlite_import_rejected(struct store *s, const struct rejected_listing *r)
+{
+	return sqlite_import_callback(s, NULL, NULL);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open_auth,
@@ -1710,6 +1767,10 @@ const struct store_ops store_sqlite_ops = {
 	.rejected_list = sqlite_rejected_list,
 	.stats = sqlite_stats,
 	.purge = sqlite_purge,
+	.callbacks_page = sqlite_callbacks_page,
+	.import_callback = sqlite_import_callback,
+	.import_job = sqlite_import_job,
+	.import_rejected = sqlite_import_rejected,
 	.autocheckpoint = sqlite_autocheckpoint,
 	.checkpoint = sqlite_checkpoint,
 };
