@@ -73,6 +73,7 @@ struct parse {
 	int		 nshow;
 	struct trigger_parse *tps;	/* triggers, checked once all is read */
 	size_t		 ntps;
+	yaml_node_t	*dispatch;	/* checked against the rules' timeouts */
 };
 
 /* A value with a unit: "64KiB" or "10s". */
@@ -2350,6 +2351,7 @@ kw_dispatch(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	int		 nerrors = p->nerrors;
 
 	parse_mapping(p, v, "dispatch", dispatch_keys, &conf->dispatch);
+	p->dispatch = v;
 	if (p->nerrors == nerrors &&
 	    conf->dispatch.backoff_ms > conf->dispatch.max_backoff_ms)
 		perr(p, v->start_mark, "dispatch: backoff must not be longer "
@@ -2568,6 +2570,33 @@ kw_trigger_account(struct parse *p, const struct keyword *kw,
 	tp->t->account[0] = 'A';
 	tp->t->account[1] = 'C';
 	tp->account = v;
+}
+
+/*
+ * An explicit dispatch.lease must outlast every action: a job still
+ * running when its lease ends would run again on another instance.
+ */
+static void
+check_lease(struct parse *p, struct config *conf)
+{
+	const struct action	*a;
+	size_t			 i, j;
+
+	if (conf->dispatch.lease_ms == 0 || p->dispatch == NULL)
+		return;
+	for (i = 0; i < conf->nrules; i++)
+		for (j = 0; j < conf->rules[i].nactions; j++) {
+			a = &conf->rules[i].actions[j];
+			if (a->timeout_ms < conf->dispatch.lease_ms)
+				continue;
+			perr(p, p->dispatch->start_mark, "dispatch: lease "
+			    "(%lldms) must be longer than the timeout of rule "
+			    "%s action %zu (%dms): a job still running would "
+			    "run again on another instance",
+			    (long long)conf->dispatch.lease_ms,
+			    conf->rules[i].name, j + 1, a->timeout_ms);
+			return;
+		}
 }
 
 /* Trigger defaults from keys that may come later: URL, account, words. */
@@ -2791,6 +2820,7 @@ config_load(const char *path, FILE *errs)
 		    strcmp(p.dir, "/") == 0 ? "" : "/", base);
 		parse_mapping(&p, root, NULL, top_keys, conf);
 		check_triggers(&p, conf);
+		check_lease(&p, conf);
 		config_finish(conf);
 	}
 	yaml_document_delete(&doc);
