@@ -29,6 +29,8 @@ struct store	*store_open_auth(const char *database, const char *password_file,
 		    int readonly, char **err);
 /* 1 if database names a PostgreSQL server rather than an SQLite file. */
 int		 store_is_remote(const char *database);
+/* database for logs and messages: a URI's password as "***"; in buf. */
+const char	*store_shown(const char *database, char *buf, size_t size);
 void		 store_close(struct store *);
 const char	*store_errmsg(struct store *);
 int		 store_schema_version(struct store *);

@@ -1,6 +1,7 @@
 /* store_api.c: store.h, dispatched to the backend chosen at open. */
 #include "config-sys.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "store.h"
@@ -18,6 +19,39 @@ store_is_remote(const char *database)
 {
 	return strncmp(database, "postgresql://", 13) == 0 ||
 	    strncmp(database, "postgres://", 11) == 0;
+}
+
+const char *
+store_shown(const char *database, char *buf, size_t size)
+{
+	const char	*user, *at, *colon, *end;
+
+	char		*q, *v;
+
+	snprintf(buf, size, "%s", database);
+	if (!store_is_remote(database))
+		return buf;
+	user = strstr(database, "://") + 3;
+	end = user + strcspn(user, "/?");
+	/* The last '@' of the authority ends the user info. */
+	for (at = NULL, colon = user; colon < end; colon++)
+		if (*colon == '@')
+			at = colon;
+	if (at != NULL && (colon = memchr(user, ':', at - user)) != NULL)
+		snprintf(buf, size, "%.*s:***%s", (int)(colon - database),
+		    database, at);
+	/* And a password=... parameter. */
+	if ((q = strchr(buf, '?')) != NULL &&
+	    ((v = strstr(q, "?password=")) != NULL ||
+	    (v = strstr(q, "&password=")) != NULL)) {
+		v += strlen("?password=");
+		end = v + strcspn(v, "&");
+		if ((size_t)(v - buf) + 3 + strlen(end) < size) {
+			memmove(v + 3, end, strlen(end) + 1);
+			memcpy(v, "***", 3);
+		}
+	}
+	return buf;
 }
 
 /* The backend a database setting names: a path is SQLite. */

@@ -118,6 +118,7 @@ struct store {
 	const struct store_ops *ops;	/* first: store_api.c dispatches on it */
 	PGconn		*conn;		/* NULL while unreachable */
 	char		*uri;
+	char		*shown;		/* uri without its password */
 	char		*password_file;
 	int		 readonly;
 	int		 version;
@@ -513,7 +514,7 @@ static void
 open_error(struct store *s, char **err, const char *what)
 {
 	if (err != NULL)
-		xasprintf(err, "cannot open database %s: %s%s%s", s->uri,
+		xasprintf(err, "cannot open database %s: %s%s%s", s->shown,
 		    what != NULL ? what : "", what != NULL ? ": " : "",
 		    s->err[0] ? s->err : s->lasterr);
 }
@@ -573,7 +574,7 @@ migrate(struct store *s, char **err)
 		if (err != NULL)
 			xasprintf(err, "%s: database schema version %d is newer "
 			    "than this usagehookd supports (%d); run the newer "
-			    "release", s->uri, s->version, SCHEMA_LATEST);
+			    "release", s->shown, s->version, SCHEMA_LATEST);
 		return -1;
 	}
 	for (i = 0; i < NMIGRATIONS; i++) {
@@ -618,6 +619,8 @@ pg_open(const char *uri, const char *password_file, int readonly,
 	s = xcalloc(1, sizeof *s);
 	s->ops = &store_pg_ops;
 	s->uri = xstrdup(uri);
+	s->shown = xmalloc(strlen(uri) + 8);
+	store_shown(uri, s->shown, strlen(uri) + 8);
 	s->password_file = password_file != NULL ? xstrdup(password_file) :
 	    NULL;
 	s->readonly = readonly;
@@ -626,7 +629,7 @@ pg_open(const char *uri, const char *password_file, int readonly,
 			xasprintf(err, "cannot open database %s: %s (is "
 			    "PostgreSQL running there, and do the URI's user, "
 			    "database and password match its pg_hba.conf?)",
-			    uri, s->lasterr);
+			    s->shown, s->lasterr);
 		goto bad;
 	}
 	if (!readonly) {
@@ -642,7 +645,7 @@ pg_open(const char *uri, const char *password_file, int readonly,
 				xasprintf(err, "cannot open database %s "
 				    "read-only: it has schema version %d, this "
 				    "release needs %d (start usagehookd once to "
-				    "create or migrate it)", uri, s->version,
+				    "create or migrate it)", s->shown, s->version,
 				    SCHEMA_LATEST);
 			goto bad;
 		}
@@ -660,6 +663,7 @@ pg_close(struct store *s)
 		return;
 	PQfinish(s->conn);
 	free(s->uri);
+	free(s->shown);
 	free(s->password_file);
 	free(s);
 }

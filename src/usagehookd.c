@@ -63,7 +63,7 @@ static int
 reload(struct daemon *d)
 {
 	struct config	*conf;
-	char		*errs = NULL, *line, *save;
+	char		*errs = NULL, *line, *save, shown[1024];
 	size_t		 len = 0;
 	FILE		*f;
 
@@ -94,7 +94,7 @@ reload(struct daemon *d)
 		    conf->listen);
 	if (strcmp(conf->database, d->conf->database) != 0)
 		log_warnx("reload: database changed to %s; restart to apply",
-		    conf->database);
+		    store_shown(conf->database, shown, sizeof shown));
 	server_set_config(d->server, conf);
 	/* The dispatcher frees the old one once no running job uses it. */
 	dispatcher_set_config(d->dispatcher, conf);
@@ -192,7 +192,7 @@ main(int argc, char *argv[])
 	struct daemon	 d;
 	struct event_config *evcfg;
 	struct timeval	 wd;
-	char		*err, **fdnames = NULL;
+	char		*err, **fdnames = NULL, shown[1024];
 	const char	*where;
 	uint64_t	 wd_usec;
 	size_t		 i;
@@ -259,10 +259,12 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	/* Checkpoints run on the housekeeping thread, not inside a COMMIT. */
 	if (store_autocheckpoint(d.store, 0) == -1)
-		fatalx("database %s: %s", d.conf->database,
+		fatalx("database %s: %s", store_shown(d.conf->database,
+		    shown, sizeof shown),
 		    store_errmsg(d.store));
 	if ((recovered = store_jobs_recover(d.store)) == -1)
-		fatalx("database %s: %s", d.conf->database,
+		fatalx("database %s: %s", store_shown(d.conf->database,
+		    shown, sizeof shown),
 		    store_errmsg(d.store));
 	if (recovered > 0)
 		log_info("%d job(s) interrupted by the last stop will run "
@@ -306,9 +308,8 @@ main(int argc, char *argv[])
 	}
 	log_info("listening on %s; callbacks on %s%s; database %s",
 	    where, d.conf->public_url ? d.conf->public_url : "",
-	    d.conf->path, d.conf->database);
-	notify("READY=1\nSTATUS=listening on %s; database %s", where,
-	    d.conf->database);
+	    d.conf->path, store_shown(d.conf->database, shown, sizeof shown));
+	notify("READY=1\nSTATUS=listening on %s; database %s", where, shown);
 
 	event_base_dispatch(d.base);
 

@@ -502,6 +502,26 @@ test_instances_starting_together_migrate_once(void **state)
 	store_close(s);
 }
 
+static void
+test_shown_database_hides_passwords(void **state)
+{
+	char	b[256];
+
+	assert_string_equal(store_shown("postgresql://u:pw@h/db", b,
+	    sizeof b), "postgresql://u:***@h/db");
+	assert_string_equal(store_shown("postgres://u:p@w@h1,h2:5/db", b,
+	    sizeof b), "postgres://u:***@h1,h2:5/db");
+	assert_string_equal(store_shown("postgresql:///d?host=/x&password=zz"
+	    "&sslmode=require", b, sizeof b),
+	    "postgresql:///d?host=/x&password=***&sslmode=require");
+	assert_string_equal(store_shown("postgresql://u@h/d", b, sizeof b),
+	    "postgresql://u@h/d");
+	assert_string_equal(store_shown("/var/lib/a:b@c", b, sizeof b),
+	    "/var/lib/a:b@c");
+	assert_true(store_is_remote("postgres://h"));
+	assert_false(store_is_remote("postgresql.db"));
+}
+
 /* Each test twice: the SQLite file, then PostgreSQL. */
 #define BOTH(f)								\
 	cmocka_unit_test_setup_teardown(f, setup_sqlite, teardown),	\
@@ -520,6 +540,7 @@ main(void)
 		BOTH(test_list_filters_by_category_and_triggers),
 		BOTH(test_stats_count_and_purge_deletes_old_rows_with_jobs),
 		BOTH(test_instances_starting_together_migrate_once),
+		cmocka_unit_test(test_shown_database_hides_passwords),
 	};
 
 	if (getenv(PG_ENV) == NULL || *getenv(PG_ENV) == '\0') {
