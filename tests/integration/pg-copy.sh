@@ -99,6 +99,20 @@ like "$(timeout 30 "$UH_CTL" -d "$PG_URI" rejected 2>&1)" 'bad-signature|signatu
 like "$(timeout 30 "$UH_CTL" -d "$PG_URI" stats 2>&1)" 'callbacks since' \
     "usagehookctl -d postgresql://... stats"
 
+dead=$(psql_q "SELECT min(id) FROM jobs WHERE state = 'dead'")
+timeout 30 "$UH_CTL" -d "$PG_URI" retry "$dead" >/dev/null 2>&1
+is "$(psql_q "SELECT state || ' ' || attempts FROM jobs WHERE id = $dead")" \
+    "queued 0" "usagehookctl -d postgresql://... retry"
+timeout 30 "$UH_CTL" -c "$UH_CONF" -d "$PG_URI" rerun cp-3 >/dev/null 2>&1
+is "$(psql_q "SELECT count(*) FROM jobs j JOIN callbacks c ON c.id =
+    j.callback_id WHERE c.idempotency_token = 'cp-3'")" 2 \
+    "usagehookctl -d postgresql://... rerun queues its actions again"
+like "$(timeout 30 "$UH_CTL" -d "$PG_URI" purge --older-than 1h 2>&1)" \
+    'deleted 0|0 callbacks|purged' "usagehookctl -d postgresql://... purge"
+is "$(psql_q "SELECT count(*) FROM callbacks")" 22 "purge kept the recent rows"
+like "$(timeout 30 "$UH_CTL" -d "$PG_URI" list --category calls 2>&1)" 'cp-call-2' \
+    "usagehookctl -d postgresql://... list --category"
+
 "$UH_CTL" copy-db "$PG_URI" "$UH_DB" >/dev/null 2>"$T/copy3.err"
 is "$?" 2 "copy-db the wrong way round: usage error"
 like "$(cat "$T/copy3.err")" 'copy-db FILE postgresql://' "and it says which way"
