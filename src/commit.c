@@ -69,7 +69,8 @@ apply(struct store *st, struct commit_req *r)
 		return r->result == CLAIM_ERROR ? -1 : 0;
 	case COMMIT_JOBS_DUE:
 		r->result = store_jobs_take(st, r->owner, r->due_now,
-		    r->lease_ms, r->due_limit, &r->rows, &r->nrows);
+		    r->lease_ms, r->due_limit, r->skip_rules, &r->rows,
+		    &r->nrows);
 		if (r->result == 0)
 			r->next_due = store_jobs_next(st);
 		return r->result;

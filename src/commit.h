@@ -32,6 +32,7 @@ struct commit_req {
 	int64_t			 due_now;	/* COMMIT_JOBS_DUE, in: ms */
 	size_t			 due_limit;	/* in */
 	const char		*owner;		/* in: this instance */
+	char			*skip_rules;	/* in: rules at their limit */
 	int64_t			 lease_ms;	/* in */
 	struct job_row		*rows;		/* out, allocated */
 	size_t			 nrows;		/* out */

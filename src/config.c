@@ -2572,6 +2572,13 @@ kw_trigger_account(struct parse *p, const struct keyword *kw,
 	tp->account = v;
 }
 
+/* Whether the action's timeout bounds it (append and log need none). */
+static int
+action_timed(const struct action *a)
+{
+	return a->kind != ACTION_APPEND && a->kind != ACTION_LOG;
+}
+
 /*
  * An explicit dispatch.lease must outlast every action: a job still
  * running when its lease ends would run again on another instance.
@@ -2587,7 +2594,8 @@ check_lease(struct parse *p, struct config *conf)
 	for (i = 0; i < conf->nrules; i++)
 		for (j = 0; j < conf->rules[i].nactions; j++) {
 			a = &conf->rules[i].actions[j];
-			if (a->timeout_ms < conf->dispatch.lease_ms)
+			if (!action_timed(a) ||
+			    a->timeout_ms < conf->dispatch.lease_ms)
 				continue;
 			perr(p, p->dispatch->start_mark, "dispatch: lease "
 			    "(%lldms) must be longer than the timeout of rule "
@@ -2671,7 +2679,8 @@ config_finish(struct config *conf)
 			if (conf->rules[i].actions[j].max_attempts == 0)
 				conf->rules[i].actions[j].max_attempts =
 				    conf->dispatch.max_attempts;
-			if (conf->rules[i].actions[j].timeout_ms > longest)
+			if (action_timed(&conf->rules[i].actions[j]) &&
+			    conf->rules[i].actions[j].timeout_ms > longest)
 				longest = conf->rules[i].actions[j].timeout_ms;
 		}
 	/* A job outlives its lease only when its instance died. */

@@ -387,6 +387,7 @@ fetched(struct commit_req *creq, void *arg)
 			wait = creq->next_due > now ? creq->next_due - now : 0;
 	}
 	store_job_rows_free(creq->rows, creq->nrows);
+	free(creq->skip_rules);
 	free(creq);
 	if (d->stopped)
 		return;
@@ -407,6 +408,8 @@ static void
 fetch(struct dispatcher *d)
 {
 	struct commit_req	*creq;
+	struct rule_count	*rc;
+	char			*skip = NULL, *more;
 	size_t			 slots;
 
 	if (d->stopped)
@@ -431,9 +434,23 @@ fetch(struct dispatcher *d)
 		evtimer_add(d->timer, &tv);
 		return;
 	}
+	/* Rules at their per_rule limit: their jobs stay queued. */
+	for (rc = d->counts; rc != NULL; rc = rc->next) {
+		if (rc->running < d->gens->conf->dispatch.per_rule)
+			continue;
+		if (skip == NULL)
+			skip = strdup(rc->rule);
+		else if (asprintf(&more, "%s\n%s", skip, rc->rule) == -1)
+			more = NULL;
+		else {
+			free(skip);
+			skip = more;
+		}
+	}
 	creq->kind = COMMIT_JOBS_DUE;
 	creq->due_now = now_ms();
 	creq->due_limit = slots;
+	creq->skip_rules = skip;
 	creq->owner = d->owner;
 	creq->lease_ms = d->gens->conf->dispatch.lease_ms;
 	creq->done = fetched;

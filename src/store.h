@@ -114,11 +114,13 @@ void		 store_job_rows_free(struct job_row *, size_t);
  * running ones whose lease has passed (their instance died), at most
  * limit, oldest first; each becomes running, owned, with an attempt
  * counted and a lease until now + lease_ms. Others taking at the same
- * time skip them (FOR UPDATE SKIP LOCKED). Rows as store_jobs_due.
+ * time skip them (FOR UPDATE SKIP LOCKED). Jobs of the rules named in
+ * skip_rules (newline-separated; NULL for none: rules at their per_rule
+ * limit here) are left for later. Rows as store_jobs_due.
  */
 int		 store_jobs_take(struct store *, const char *owner, int64_t now,
-		    int64_t lease_ms, size_t limit, struct job_row **rows,
-		    size_t *n);
+		    int64_t lease_ms, size_t limit, const char *skip_rules,
+		    struct job_row **rows, size_t *n);
 int		 store_job_update(struct store *, const struct job_update *);
 /* When the next queued job is due or lease ends (ms); -1 when none. */
 int64_t		 store_jobs_next(struct store *);

@@ -135,9 +135,11 @@ store_claims(struct store *s, struct claim_item *items, size_t n)
 
 int
 store_jobs_take(struct store *s, const char *owner, int64_t now,
-    int64_t lease_ms, size_t limit, struct job_row **rows, size_t *n)
+    int64_t lease_ms, size_t limit, const char *skip_rules,
+    struct job_row **rows, size_t *n)
 {
-	return OPS(s)->jobs_take(s, owner, now, lease_ms, limit, rows, n);
+	return OPS(s)->jobs_take(s, owner, now, lease_ms, limit, skip_rules,
+	    rows, n);
 }
 
 int

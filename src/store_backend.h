@@ -22,7 +22,8 @@ struct store_ops {
 			    const struct job_spec *, size_t);
 	int		 (*claims)(struct store *, struct claim_item *, size_t);
 	int		 (*jobs_take)(struct store *, const char *, int64_t,
-			    int64_t, size_t, struct job_row **, size_t *);
+			    int64_t, size_t, const char *, struct job_row **,
+			    size_t *);
 	int		 (*reject)(struct store *, const struct rejection *);
 	int		 (*probe)(struct store *);
 	int64_t		 (*count)(struct store *, const char *);

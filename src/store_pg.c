@@ -123,6 +123,7 @@ struct store {
 	int		 readonly;
 	int		 version;
 	int		 txn;		/* BEGIN sent, not yet ended */
+	int		 prepared;	/* prepare_claims ran on this conn */
 	int		 backoff_ms;
 	int64_t		 retry_at;	/* monotonic ms of the next connect */
 	char		 lasterr[400];	/* why the last connect failed */
@@ -295,6 +296,42 @@ pg_connect(struct store *s)
 		res = PQexec(s->conn, "SET default_transaction_read_only = on");
 		PQclear(res);
 	}
+	s->prepared = 0;
+	return 0;
+}
+
+/*
+ * The claim's statements, parsed once per connection (after the
+ * migrations: they name the tables). 0/-1.
+ */
+static int
+prepare_claims(struct store *s)
+{
+	static const struct {
+		const char	*name;
+		const char	*sql;
+		int		 nparams;
+	} st[] = {
+		{ "claim", CLAIM_SQL, 18 },
+		{ "duplicate", DUPLICATE_SQL, 2 },
+		{ "job_insert", JOB_INSERT_SQL, 6 },
+	};
+	PGresult	*res;
+	size_t		 i;
+
+	if (s->prepared)
+		return 0;
+	for (i = 0; i < sizeof st / sizeof st[0]; i++) {
+		res = PQprepare(s->conn, st[i].name, st[i].sql, st[i].nparams,
+		    NULL);
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			pg_fail(s, "preparing the claim", res);
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	s->prepared = 1;
 	return 0;
 }
 
@@ -726,11 +763,12 @@ job_params(struct pgparams *p, int64_t cbid, const struct job_spec *j,
 	p_int(p, at);
 }
 
+/* Send a statement prepare_claims made, by name. */
 static int
-send_params(struct store *s, const char *sql, const struct pgparams *p)
+send_params(struct store *s, const char *name, const struct pgparams *p)
 {
-	return PQsendQueryParams(s->conn, sql, p->n, NULL, p->v, p->len,
-	    p->fmt, 0);
+	return PQsendQueryPrepared(s->conn, name, p->n, p->v, p->len, p->fmt,
+	    0);
 }
 
 /*
@@ -807,6 +845,8 @@ pg_claims(struct store *s, struct claim_item *items, size_t n)
 		return 0;
 	if (begin_own(s, &own) == -1)
 		return -1;
+	if (prepare_claims(s) == -1)
+		return end_own(s, own, -1);
 	if ((ids = calloc(n, sizeof *ids)) == NULL) {
 		set_err(s, "claim: out of memory");
 		return end_own(s, own, -1);
@@ -817,7 +857,7 @@ pg_claims(struct store *s, struct claim_item *items, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		claim_params(&p, items[i].cb);
-		if (send_params(s, CLAIM_SQL, &p) != 1)
+		if (send_params(s, "claim", &p) != 1)
 			break;
 	}
 	if (i < n || PQpipelineSync(s->conn) != 1) {
@@ -830,7 +870,7 @@ pg_claims(struct store *s, struct claim_item *items, size_t n)
 		if (ids[i] > 0) {
 			for (j = 0; j < items[i].njobs; j++, nq++) {
 				job_params(&p, ids[i], &items[i].jobs[j], at);
-				if (send_params(s, JOB_INSERT_SQL, &p) != 1)
+				if (send_params(s, "job_insert", &p) != 1)
 					goto sendfail;
 			}
 		} else {
@@ -838,7 +878,7 @@ pg_claims(struct store *s, struct claim_item *items, size_t n)
 			p_int(&p, at);
 			p_text(&p, items[i].cb->f.idempotency_token);
 			nq++;
-			if (send_params(s, DUPLICATE_SQL, &p) != 1)
+			if (send_params(s, "duplicate", &p) != 1)
 				goto sendfail;
 		}
 	}
@@ -1032,7 +1072,8 @@ pg_jobs_due(struct store *s, int64_t now, size_t limit,
 /* One statement: the rows others lock are skipped, not waited for. */
 static int
 pg_jobs_take(struct store *s, const char *owner, int64_t now,
-    int64_t lease_ms, size_t limit, struct job_row **rowsp, size_t *np)
+    int64_t lease_ms, size_t limit, const char *skip_rules,
+    struct job_row **rowsp, size_t *np)
 {
 	struct pgparams	 p;
 	PGresult	*res;
@@ -1045,9 +1086,12 @@ pg_jobs_take(struct store *s, const char *owner, int64_t now,
 	p_int(&p, (int64_t)limit);
 	p_text(&p, owner);
 	p_int(&p, now + lease_ms);
+	p_text(&p, skip_rules);
 	if ((res = pq(s, "taking due jobs", "WITH due AS (SELECT id FROM jobs"
-	    " WHERE (state = 'queued' AND next_run_at <= $1)"
-	    " OR (state = 'running' AND lease_until <= $1)"
+	    " WHERE ((state = 'queued' AND next_run_at <= $1)"
+	    " OR (state = 'running' AND lease_until <= $1))"
+	    " AND ($5::text IS NULL OR"
+	    " NOT (rule = ANY (string_to_array($5, E'\\n'))))"
 	    " ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED),"
 	    " taken AS (UPDATE jobs j SET state = 'running',"
 	    " attempts = j.attempts + 1, owner = $3, lease_until = $4,"

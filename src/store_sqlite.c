@@ -203,8 +203,10 @@ static const char *const stmt_sql[ST_MAX] = {
 	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
 	    " c.method, c.uri, c.body"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
-	    " WHERE (j.state = 'queued' AND j.next_run_at <= ?1)"
-	    " OR (j.state = 'running' AND j.lease_until <= ?1)"
+	    " WHERE ((j.state = 'queued' AND j.next_run_at <= ?1)"
+	    " OR (j.state = 'running' AND j.lease_until <= ?1))"
+	    " AND (?3 IS NULL OR instr(char(10) || ?3 || char(10),"
+	    " char(10) || j.rule || char(10)) = 0)"
 	    " ORDER BY j.next_run_at, j.id LIMIT ?2",
 	[ST_JOB_LEASE] =
 	    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
@@ -1625,7 +1627,8 @@ sqlite_claims(struct store *s, struct claim_item *items, size_t n)
 /* Read the due jobs, then lease each: the writer is the only writer. */
 static int
 sqlite_jobs_take(struct store *s, const char *owner, int64_t now,
-    int64_t lease_ms, size_t limit, struct job_row **rowsp, size_t *np)
+    int64_t lease_ms, size_t limit, const char *skip_rules,
+    struct job_row **rowsp, size_t *np)
 {
 	sqlite3_stmt	*st = s->st[ST_JOBS_TAKE];
 	struct job_row	*rows, *r;
@@ -1642,6 +1645,7 @@ sqlite_jobs_take(struct store *s, const char *owner, int64_t now,
 	}
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	bind_text(st, 3, skip_rules);
 	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		r = &rows[n++];
 		r->id = sqlite3_column_int64(st, 0);

@@ -242,7 +242,7 @@ test_taken_jobs_are_leased_to_one_owner(void **state)
 
 	make_callback(&cb, "tok-1", "sms", "UT1", 1700000000000);
 	assert_int_equal(store_claim(s, &cb, two_jobs, 2), CLAIM_NEW);
-	assert_int_equal(store_jobs_take(s, "A", now, 5000, 1, &rows, &n), 0);
+	assert_int_equal(store_jobs_take(s, "A", now, 5000, 1, NULL, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].attempts, 0);
 	assert_int_equal(rows[0].bodylen, sizeof body - 1);
@@ -250,13 +250,13 @@ test_taken_jobs_are_leased_to_one_owner(void **state)
 	assert_string_equal(rows[0].rule, "page");
 	id1 = rows[0].id;
 	store_job_rows_free(rows, n);
-	assert_int_equal(store_jobs_take(s, "B", now, 5000, 10, &rows, &n), 0);
+	assert_int_equal(store_jobs_take(s, "B", now, 5000, 10, NULL, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_true(rows[0].id != id1);
 	store_job_rows_free(rows, n);
 	/* Both held: nothing left for a third until a lease passes. */
-	assert_int_equal(store_jobs_take(s, "C", now + 4999, 5000, 10, &rows,
-	    &n), 0);
+	assert_int_equal(store_jobs_take(s, "C", now + 4999, 5000, 10, NULL,
+	    &rows, &n), 0);
 	assert_int_equal(n, 0);
 	store_job_rows_free(rows, n);
 	assert_int_equal(store_jobs_next(s), now + 5000);
@@ -278,13 +278,13 @@ test_passed_lease_goes_to_another_owner(void **state)
 
 	make_callback(&cb, "tok-1", "sms", "UT1", 1700000000000);
 	assert_int_equal(store_claim(s, &cb, two_jobs, 1), CLAIM_NEW);
-	assert_int_equal(store_jobs_take(s, "A", now, 1000, 10, &rows, &n), 0);
+	assert_int_equal(store_jobs_take(s, "A", now, 1000, 10, NULL, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	id = rows[0].id;
 	store_job_rows_free(rows, n);
 	/* A died: after its lease B takes the job, a second attempt. */
-	assert_int_equal(store_jobs_take(s, "B", now + 1000, 1000, 10, &rows,
-	    &n), 0);
+	assert_int_equal(store_jobs_take(s, "B", now + 1000, 1000, 10, NULL,
+	    &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].id, id);
 	assert_int_equal(rows[0].attempts, 1);
@@ -317,12 +317,12 @@ test_released_job_gets_its_attempt_back(void **state)
 
 	make_callback(&cb, "tok-1", "sms", "UT1", 1700000000000);
 	assert_int_equal(store_claim(s, &cb, two_jobs, 1), CLAIM_NEW);
-	assert_int_equal(store_jobs_take(s, "A", now, 1000, 10, &rows, &n), 0);
+	assert_int_equal(store_jobs_take(s, "A", now, 1000, 10, NULL, &rows, &n), 0);
 	id = rows[0].id;
 	store_job_rows_free(rows, n);
 	u = (struct job_update){ id, JOB_QUEUED, now, NULL, "A", 1 };
 	assert_int_equal(store_job_update(s, &u), 0);
-	assert_int_equal(store_jobs_take(s, "B", now, 1000, 10, &rows, &n), 0);
+	assert_int_equal(store_jobs_take(s, "B", now, 1000, 10, NULL, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].attempts, 0);
 	store_job_rows_free(rows, n);
@@ -333,6 +333,30 @@ test_released_job_gets_its_attempt_back(void **state)
 	assert_int_equal(store_job_retry(s, id), 1);
 	assert_int_equal(store_job_retry(s, id + 100), 0);
 	assert_int_equal(job_count(s, "queued"), 1);
+	store_close(s);
+}
+
+static void
+test_rules_at_their_limit_are_not_taken(void **state)
+{
+	static const struct job_spec three[] = {
+		{ "busy", 0, "exec", 3 },
+		{ "idle", 0, "exec", 3 },
+		{ "other", 0, "exec", 3 },
+	};
+	struct store	*s = open_ok(*state);
+	struct callback	 cb;
+	struct job_row	*rows;
+	size_t		 n;
+
+	make_callback(&cb, "tok-1", "sms", "UT1", 1700000000000);
+	assert_int_equal(store_claim(s, &cb, three, 3), CLAIM_NEW);
+	assert_int_equal(store_jobs_take(s, "A", 1800000000000, 1000, 10,
+	    "busy\nother", &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].rule, "idle");
+	store_job_rows_free(rows, n);
+	assert_int_equal(job_count(s, "queued"), 2);
 	store_close(s);
 }
 
@@ -536,6 +560,7 @@ main(void)
 		BOTH(test_taken_jobs_are_leased_to_one_owner),
 		BOTH(test_passed_lease_goes_to_another_owner),
 		BOTH(test_released_job_gets_its_attempt_back),
+		BOTH(test_rules_at_their_limit_are_not_taken),
 		BOTH(test_rejected_rows_list_newest_first),
 		BOTH(test_list_filters_by_category_and_triggers),
 		BOTH(test_stats_count_and_purge_deletes_old_rows_with_jobs),
