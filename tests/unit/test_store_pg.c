@@ -480,6 +480,40 @@ test_stats_count_and_purge_deletes_old_rows_with_jobs(void **state)
 	store_close(s);
 }
 
+/* PostgreSQL: while another instance holds the retention lock, skip. */
+static void
+test_purge_runs_on_one_instance_at_a_time(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx);
+	struct callback	 cb;
+	PGconn		*other;
+	PGresult	*r;
+	int64_t		 ncb = -1, nrej = -1;
+
+	make_callback(&cb, "old", "sms", "UT1", 1700000000000);
+	assert_int_equal(store_claim(s, &cb, two_jobs, 2), CLAIM_NEW);
+	other = PQconnectdb(fx->db);
+	assert_int_equal(PQstatus(other), CONNECTION_OK);
+	r = PQexec(other, "SELECT pg_advisory_lock(1970498408002)");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	PQclear(r);
+	assert_int_equal(store_purge(s, 1750000000000, 1750000000000, &ncb,
+	    &nrej), 0);
+	assert_int_equal(ncb, 0);
+	assert_int_equal(store_count(s, "callbacks"), 1);
+	/* The other instance is done: this one purges. */
+	r = PQexec(other, "SELECT pg_advisory_unlock(1970498408002)");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	PQclear(r);
+	PQfinish(other);
+	assert_int_equal(store_purge(s, 1750000000000, 1750000000000, &ncb,
+	    &nrej), 0);
+	assert_int_equal(ncb, 1);
+	assert_int_equal(store_count(s, "callbacks"), 0);
+	store_close(s);
+}
+
 struct opener {
 	const char	*db;
 	int		 ok;
@@ -565,6 +599,9 @@ main(void)
 		BOTH(test_list_filters_by_category_and_triggers),
 		BOTH(test_stats_count_and_purge_deletes_old_rows_with_jobs),
 		BOTH(test_instances_starting_together_migrate_once),
+		cmocka_unit_test_setup_teardown(
+		    test_purge_runs_on_one_instance_at_a_time, setup_pg,
+		    teardown),
 		cmocka_unit_test(test_shown_database_hides_passwords),
 	};
 
