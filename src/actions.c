@@ -1033,7 +1033,7 @@ http_fail(struct run *r, int cleanup)
 {
 	struct http_state	*h = r->state;
 	int			 dns;
-	char			 buf[256];
+	char			 buf[512], url[288];
 
 	if (h->tls && https_error(h->bev, h->verify_error, buf, sizeof buf)
 	    != NULL) {
@@ -1043,7 +1043,7 @@ http_fail(struct run *r, int cleanup)
 	if (h->bev != NULL && (dns = bufferevent_socket_get_dns_error(h->bev))
 	    != 0) {
 		run_finish(r, 0, "cannot resolve %s: %s", h->host,
-		    evutil_gai_strerror(dns));
+		    dns_error(dns));
 		return;
 	}
 	if (h->req_error == EVREQ_HTTP_TIMEOUT + 1) {
@@ -1062,14 +1062,14 @@ http_fail(struct run *r, int cleanup)
 		    "TLS handshake" : "connect");
 		return;
 	}
+	snprintf(url, sizeof url, "%s://%s%s%s:%d", h->tls ? "https" : "http",
+	    strchr(h->host, ':') ? "[" : "", h->host,
+	    strchr(h->host, ':') ? "]" : "", h->port);
 	switch (h->req_error - 1) {
 	case EVREQ_HTTP_INVALID_HEADER:
-		run_finish(r, 0, "invalid response from %s:%d", h->host,
-		    h->port);
-		break;
 	case EVREQ_HTTP_DATA_TOO_LONG:
-		run_finish(r, 0, "response from %s:%d too long", h->host,
-		    h->port);
+		run_finish(r, 0, "%s", https_answer_error(buf, sizeof buf, url,
+		    h->req_error - 1, RESPONSE_BODY_MAX));
 		break;
 	default:
 		run_finish(r, 0, "connection to %s:%d closed before a "
@@ -1359,6 +1359,7 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 	    h->bev, h->host, (unsigned short)h->port)) == NULL)
 		goto nomem;
 	evhttp_connection_set_retries(h->conn, 0);
+	https_bound(h->conn, RESPONSE_BODY_MAX);
 	evhttp_connection_set_closecb(h->conn, http_close_cb, r);
 	if (h->timeout_ms > 0) {
 		/* Our timer bounds the exchange; libevent's fire later. */

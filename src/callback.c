@@ -260,41 +260,55 @@ sid_valid(const char *s, const char *prefix)
 	return s[SID_HEX] == '\0';
 }
 
-/* How a UsageTrigger parameter is checked. */
+/*
+ * How a UsageTrigger parameter is checked. All ten are required, once each:
+ * X-Twilio-Signature covers names and values run together, so a missing or
+ * loosely checked parameter lets a captured request be re-split (a name and
+ * its value moved into a neighbour's value) and still verify.
+ */
 enum usage_check {
-	CHECK_NONE,		/* optional, taken as sent */
-	CHECK_SID,		/* required: sid_prefix + 32 hex digits */
-	CHECK_TOKEN		/* required: 1 to TOKEN_MAX bytes */
+	CHECK_SID,		/* sid_prefix + 32 hex digits */
+	CHECK_TOKEN,		/* 1 to TOKEN_MAX bytes; see token_check */
+	CHECK_ENUM,		/* one of words */
+	CHECK_NUMBER,		/* [-]digits[.digits] */
+	CHECK_TEXT		/* any non-empty value */
+};
+
+static const char *const recurring_words[] = {
+	"", "daily", "monthly", "yearly", "alltime", NULL
+};
+static const char *const trigger_by_words[] = {
+	"count", "usage", "price", NULL
 };
 
 /* The UsageTrigger parameters Twilio sends, and where they go. */
 static const struct usage_param {
-	const char	*name;
-	size_t		 off;		/* in struct usage_fields */
-	enum usage_check check;
-	const char	*sid_prefix;
+	const char		*name;
+	size_t			 off;		/* in struct usage_fields */
+	enum usage_check	 check;
+	const char		*sid_prefix;
+	const char *const	*words;
 } usage_params[] = {
-	{ "AccountSid",
-	    offsetof(struct usage_fields, account_sid), CHECK_SID, "AC" },
-	{ "UsageTriggerSid",
-	    offsetof(struct usage_fields, usage_trigger_sid), CHECK_SID, "UT" },
-	{ "IdempotencyToken",
-	    offsetof(struct usage_fields, idempotency_token), CHECK_TOKEN,
-	    NULL },
-	{ "DateFired", offsetof(struct usage_fields, date_fired), CHECK_NONE,
-	    NULL },
-	{ "Recurring", offsetof(struct usage_fields, recurring), CHECK_NONE,
-	    NULL },
+	{ "AccountSid", offsetof(struct usage_fields, account_sid),
+	    CHECK_SID, "AC", NULL },
+	{ "UsageTriggerSid", offsetof(struct usage_fields, usage_trigger_sid),
+	    CHECK_SID, "UT", NULL },
+	{ "IdempotencyToken", offsetof(struct usage_fields, idempotency_token),
+	    CHECK_TOKEN, NULL, NULL },
+	{ "DateFired", offsetof(struct usage_fields, date_fired),
+	    CHECK_TEXT, NULL, NULL },
+	{ "Recurring", offsetof(struct usage_fields, recurring),
+	    CHECK_ENUM, NULL, recurring_words },
 	{ "UsageCategory", offsetof(struct usage_fields, usage_category),
-	    CHECK_NONE, NULL },
-	{ "TriggerBy", offsetof(struct usage_fields, trigger_by), CHECK_NONE,
-	    NULL },
+	    CHECK_TEXT, NULL, NULL },
+	{ "TriggerBy", offsetof(struct usage_fields, trigger_by),
+	    CHECK_ENUM, NULL, trigger_by_words },
 	{ "TriggerValue", offsetof(struct usage_fields, trigger_value),
-	    CHECK_NONE, NULL },
+	    CHECK_NUMBER, NULL, NULL },
 	{ "CurrentValue", offsetof(struct usage_fields, current_value),
-	    CHECK_NONE, NULL },
+	    CHECK_NUMBER, NULL, NULL },
 	{ "UsageRecordUri", offsetof(struct usage_fields, usage_record_uri),
-	    CHECK_NONE, NULL },
+	    CHECK_TEXT, NULL, NULL },
 };
 #define NUSAGE_PARAMS	(sizeof usage_params / sizeof usage_params[0])
 
@@ -320,14 +334,84 @@ quote_value(char *buf, size_t size, const char *s)
 	buf[j] = '\0';
 }
 
+/* 1 if s is an optional '-', digits, and optionally '.' and digits. */
+static int
+number_valid(const char *s)
+{
+	size_t	n;
+
+	if (*s == '-')
+		s++;
+	if ((n = strspn(s, "0123456789")) == 0)
+		return 0;
+	s += n;
+	if (*s == '.') {
+		s++;
+		if ((n = strspn(s, "0123456789")) == 0)
+			return 0;
+		s += n;
+	}
+	return *s == '\0';
+}
+
+/* 1 if s is one of the NULL-terminated words. */
+static int
+word_valid(const char *s, const char *const *words)
+{
+	for (; *words != NULL; words++)
+		if (strcmp(s, *words) == 0)
+			return 1;
+	return 0;
+}
+
+/* "a, b or c" of the words, an empty word written "empty". */
+static void
+words_list(char *buf, size_t size, const char *const *words)
+{
+	size_t	i, n, j = 0;
+
+	for (n = 0; words[n] != NULL; n++)
+		continue;
+	buf[0] = '\0';
+	for (i = 0; i < n && j < size; i++)
+		j += snprintf(buf + j, size - j, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ",
+		    *words[i] == '\0' ? "empty" : words[i]);
+}
+
+/*
+ * A token that starts like Twilio's documented one
+ * (AccountSid-FIRES-UsageTriggerSid-suffix) must be exactly that, with this
+ * request's sids: a truncated one ("AC...-FI") is a re-split, not a firing.
+ * NULL when fine, else why.
+ */
+static const char *
+token_check(const struct usage_fields *f)
+{
+	static const char	 fires[] = "-FIRES-";
+	const char		*t = f->idempotency_token;
+
+	if (strncmp(t, "AC", 2) != 0)
+		return NULL;
+	if (strncmp(t, f->account_sid, SID_LEN) != 0 ||
+	    strncmp(t + SID_LEN, fires, sizeof fires - 1) != 0 ||
+	    strncmp(t + SID_LEN + sizeof fires - 1, f->usage_trigger_sid,
+	    SID_LEN) != 0 ||
+	    t[SID_LEN + sizeof fires - 1 + SID_LEN] != '-' ||
+	    t[SID_LEN + sizeof fires - 1 + SID_LEN + 1] == '\0')
+		return "starts with AC but is not AccountSid-FIRES-"
+		    "UsageTriggerSid-... with this request's sids";
+	return NULL;
+}
+
 const char *
 callback_validate(struct callback *cb)
 {
 	/* Per thread: the message may quote the bad value. */
 	static __thread char	 msg[320];
-	char			 quoted[QUOTE_MAX * 4 + 8];
+	char			 quoted[QUOTE_MAX * 4 + 8], list[80];
 	const struct usage_param *u;
-	const char		**field, *v;
+	const char		**field, *v, *why;
 	size_t			 count[NUSAGE_PARAMS] = { 0 };
 	size_t			 i, k;
 
@@ -349,8 +433,6 @@ callback_validate(struct callback *cb)
 	for (k = 0; k < NUSAGE_PARAMS; k++) {
 		u = &usage_params[k];
 		v = *(const char **)((char *)&cb->f + u->off);
-		if (u->check == CHECK_NONE)
-			continue;
 		if (count[k] == 0) {
 			snprintf(msg, sizeof msg, "%s missing", u->name);
 			return msg;
@@ -361,22 +443,48 @@ callback_validate(struct callback *cb)
 			    u->name, count[k]);
 			return msg;
 		}
-		if (u->check == CHECK_SID && !sid_valid(v, u->sid_prefix)) {
-			quote_value(quoted, sizeof quoted, v);
+		quote_value(quoted, sizeof quoted, v);
+		switch (u->check) {
+		case CHECK_SID:
+			if (sid_valid(v, u->sid_prefix))
+				continue;
 			snprintf(msg, sizeof msg,
 			    "%s '%s' is not %s followed by %d hex digits",
 			    u->name, quoted, u->sid_prefix, SID_HEX);
 			return msg;
-		}
-		if (u->check == CHECK_TOKEN && *v == '\0') {
-			snprintf(msg, sizeof msg, "%s empty", u->name);
+		case CHECK_ENUM:
+			if (word_valid(v, u->words))
+				continue;
+			words_list(list, sizeof list, u->words);
+			snprintf(msg, sizeof msg, "%s '%s' is not %s",
+			    u->name, quoted, list);
 			return msg;
+		case CHECK_NUMBER:
+			if (number_valid(v))
+				continue;
+			snprintf(msg, sizeof msg, "%s '%s' is not a number",
+			    u->name, quoted);
+			return msg;
+		case CHECK_TEXT:
+		case CHECK_TOKEN:
+			if (*v == '\0') {
+				snprintf(msg, sizeof msg, "%s empty", u->name);
+				return msg;
+			}
+			break;
 		}
 		if (u->check == CHECK_TOKEN && strlen(v) > TOKEN_MAX) {
 			snprintf(msg, sizeof msg, "%s longer than %d bytes",
 			    u->name, TOKEN_MAX);
 			return msg;
 		}
+	}
+	/* The sids are valid by now: the token can be compared with them. */
+	if ((why = token_check(&cb->f)) != NULL) {
+		quote_value(quoted, sizeof quoted, cb->f.idempotency_token);
+		snprintf(msg, sizeof msg, "IdempotencyToken '%s' %s", quoted,
+		    why);
+		return msg;
 	}
 	return NULL;
 }

@@ -34,9 +34,13 @@ int		 request_params(const char *method, const char *uri,
 int		 form_content_type(const char *ct);
 
 /*
- * Point cb->f at the UsageTrigger fields in cb->params and check them.
+ * Point cb->f at the UsageTrigger fields in cb->params and check them: all
+ * ten present once each (Recurring may be empty, the others not), sids,
+ * Recurring and TriggerBy from their lists, numbers for TriggerValue and
+ * CurrentValue, and a token shaped AC...-FIRES-UT...-... naming this
+ * request's sids if it starts with AC; other parameters are ignored.
  * Returns NULL when valid, or a message naming the bad field (and quoting
- * a bad SID); not to be freed, valid until the next call in this thread.
+ * a bad value); not to be freed, valid until the next call in this thread.
  * cb->f is filled either way, so a rejection can still name the account.
  */
 const char	*callback_validate(struct callback *cb);

@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "client.h"
+#include "https.h"
 #include "xmalloc.h"
 
 /* One connection: a non-blocking socket, TLS on top when ssl is set. */
@@ -37,6 +38,7 @@ struct conn {
 	SSL_CTX		*ctx;
 	SSL		*ssl;
 	const char	*peer;		/* for messages: "127.0.0.1:8080" */
+	const char	*url;		/* for messages: what was asked */
 	struct timespec	 deadline;	/* CLOCK_MONOTONIC */
 	int		 timeout_ms;
 	FILE		*trace;
@@ -311,11 +313,15 @@ dest_parse(const struct client_request *req, const struct client_url *u,
 		d->path = xstrdup(c + 5);
 		return 0;
 	}
+	/* No scheme keeps the URL's: https stays TLS to another address. */
+	d->tls = u->tls;
 	if (strncasecmp(c, "https://", 8) == 0) {
 		d->tls = 1;
 		c += 8;
-	} else if (strncasecmp(c, "http://", 7) == 0)
+	} else if (strncasecmp(c, "http://", 7) == 0) {
+		d->tls = 0;
 		c += 7;
+	}
 	if (split_hostport(c, strcspn(c, "/"), &d->host, &d->port,
 	    &why) == -1) {
 		seterr(err, "connect %s: %s", req->connect, why);
@@ -434,8 +440,8 @@ conn_open(struct conn *c, const struct dest *d, char **peerbuf, char **err)
 		rc = getaddrinfo(d->host, d->port, &hints, &res);
 	}
 	if (rc != 0) {
-		seterr(err, "resolve %s: %s", d->host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		seterr(err, "cannot resolve %s: %s", d->host,
+		    rc == EAI_SYSTEM ? strerror(errno) : dns_error(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -623,8 +629,10 @@ conn_fill(struct conn *c, struct rbuf *b, char **err)
 	int	 ret, eof = 0;
 
 	if (b->len >= CLIENT_MAX_HEAD + CLIENT_MAX_BODY) {
-		seterr(err, "response from %s: over %d bytes", c->peer,
-		    CLIENT_MAX_HEAD + CLIENT_MAX_BODY);
+		seterr(err, "the answer from %s (%s) is over usagehookctl's "
+		    "limit of %d KiB of headers and %d MiB of body", c->url,
+		    c->peer, CLIENT_MAX_HEAD / 1024,
+		    CLIENT_MAX_BODY / (1024 * 1024));
 		return -1;
 	}
 	if (b->cap - b->len < 16384) {
@@ -989,8 +997,9 @@ read_chunked(struct conn *c, struct rbuf *b, size_t off,
 		if (size == 0)
 			break;
 		if (size > CLIENT_MAX_BODY - r->bodylen) {
-			seterr(err, "response from %s: body over %d bytes",
-			    c->peer, CLIENT_MAX_BODY);
+			seterr(err, "the answer from %s (%s) has a body over "
+			    "usagehookctl's limit of %d MiB", c->url, c->peer,
+			    CLIENT_MAX_BODY / (1024 * 1024));
 			return -1;
 		}
 		if (fill_to(c, b, off + size, "chunk", err) == -1)
@@ -1040,8 +1049,10 @@ read_response(struct conn *c, const char *method, struct client_response *r,
 	for (;;) {
 		while ((end = head_end(&b, off)) == 0) {
 			if (b.len - off > CLIENT_MAX_HEAD) {
-				seterr(err, "response from %s: headers over "
-				    "%d bytes", c->peer, CLIENT_MAX_HEAD);
+				seterr(err, "the answer from %s (%s) has more "
+				    "than usagehookctl's limit of %d KiB of "
+				    "status line and headers", c->url, c->peer,
+				    CLIENT_MAX_HEAD / 1024);
 				goto bad;
 			}
 			if ((rc = conn_fill(c, &b, err)) == -1)
@@ -1079,8 +1090,9 @@ read_response(struct conn *c, const char *method, struct client_response *r,
 	}
 	if (haslen) {
 		if (clen > CLIENT_MAX_BODY) {
-			seterr(err, "response from %s: body of %zu bytes is "
-			    "over %d", c->peer, clen, CLIENT_MAX_BODY);
+			seterr(err, "the answer from %s (%s) has a body of %zu "
+			    "bytes, over usagehookctl's limit of %d MiB", c->url,
+			    c->peer, clen, CLIENT_MAX_BODY / (1024 * 1024));
 			goto bad;
 		}
 		if (fill_to(c, &b, off + clen, "the body", err) == -1)
@@ -1151,6 +1163,7 @@ client_do(const struct client_request *req, struct client_response *resp,
 	c.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
 	    CLIENT_TIMEOUT_MS;
 	c.trace = req->trace;
+	c.url = req->url;
 	clock_gettime(CLOCK_MONOTONIC, &c.deadline);
 	c.deadline.tv_sec += c.timeout_ms / 1000;
 	c.deadline.tv_nsec += (long)(c.timeout_ms % 1000) * 1000000;

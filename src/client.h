@@ -23,9 +23,10 @@ struct client_url {
 
 /*
  * One request. connect says where to connect instead of the URL's host:
- * NULL (the URL's host and scheme), "host:port", "[v6]:port" or "unix:/path"
- * (all plain HTTP), or "https://host:port" (TLS, the certificate checked
- * against the URL's host as with curl --connect-to).
+ * NULL (the URL's host and scheme); "host:port" or "[v6]:port" (the URL's
+ * scheme: TLS for an https URL, the certificate checked against the URL's
+ * host as with curl --connect-to); "http://host:port" (plain HTTP whatever
+ * the URL); "https://host:port" (TLS); "unix:/path" (plain HTTP).
  */
 struct client_request {
 	const char	 *method;	/* NULL means "GET" */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/http.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -231,6 +232,8 @@ static void	kw_param(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_exec(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
+static void	check_secret_over_http(struct parse *,
+		    const struct action_parse *);
 static void	kw_http(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_append(struct parse *, const struct keyword *,
@@ -2001,8 +2004,10 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		if (ap.kind == NULL)
 			perr(p, n->start_mark, "%s: needs one of exec, http, "
 			    "append or log", where);
-		else
+		else {
 			check_action_options(p, &ap);
+			check_secret_over_http(p, &ap);
+		}
 	}
 }
 
@@ -2087,10 +2092,50 @@ kw_exec(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	}
 }
 
+/*
+ * The first byte of the path and query that libevent's URI parser refuses
+ * ({ } | < > " ^ ` \\ [ ] and bytes above 0x7f must be percent-encoded; a
+ * '%' must start %XX), as a message in buf, or NULL when there is none.
+ */
+static const char *
+url_path_error(const char *s, const char *path, char *buf, size_t len)
+{
+	const char	*c;
+
+	for (c = path; *c != '\0'; c++) {
+		if (isalnum((unsigned char)*c) ||
+		    strchr("-._~!$&'()*+,;=:@/?", *c) != NULL)
+			continue;
+		if (*c == '%' && isxdigit((unsigned char)c[1]) &&
+		    isxdigit((unsigned char)c[2])) {
+			c += 2;
+			continue;
+		}
+		if (*c == '%')
+			snprintf(buf, len, "its '%%' at character %zu does not "
+			    "start a %%XX escape (write %%25 for a '%%')",
+			    (size_t)(c - s) + 1);
+		else if ((unsigned char)*c < 0x80)
+			snprintf(buf, len, "its '%c' at character %zu is not "
+			    "allowed in a URL: write it as %%%02X", *c,
+			    (size_t)(c - s) + 1, (unsigned char)*c);
+		else
+			snprintf(buf, len, "its byte 0x%02x at character %zu "
+			    "is not allowed in a URL: write it as %%%02X",
+			    (unsigned char)*c, (size_t)(c - s) + 1,
+			    (unsigned char)*c);
+		return buf;
+	}
+	return NULL;
+}
+
 /* Why s is not an http(s)://host[:port][/path][?query] URL, or NULL. */
 static const char *
 url_error(const char *s)
 {
+	/* Static: the message may quote the bad character. */
+	static char	 buf[128];
+	struct evhttp_uri *uri;
 	const char	*rest, *c, *why;
 	char		*host;
 	size_t		 len;
@@ -2113,7 +2158,68 @@ url_error(const char *s)
 	host = xstrndup(rest, len);
 	why = hostport_error(host, 0);
 	free(host);
-	return why;
+	if (why != NULL)
+		return why;
+	if ((why = url_path_error(s, rest + len, buf, sizeof buf)) != NULL)
+		return why;
+	/* What the http action will do with it: it must parse there. */
+	if ((uri = evhttp_uri_parse(s)) == NULL)
+		return "libevent cannot parse it";
+	evhttp_uri_free(uri);
+	return NULL;
+}
+
+/* 1 if the URL's host is a loopback address or localhost. */
+static int
+url_loopback(const char *url)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	const char	*rest = strstr(url, "://");
+	char		*host;
+	int		 lo = 0;
+
+	rest = rest != NULL ? rest + 3 : url;
+	if (*rest == '[')
+		host = xstrndup(rest + 1, strcspn(rest + 1, "]"));
+	else
+		host = xstrndup(rest, strcspn(rest, ":/?"));
+	if (strcasecmp(host, "localhost") == 0)
+		lo = 1;
+	else if (inet_pton(AF_INET, host, &a4) == 1)
+		lo = (ntohl(a4.s_addr) >> 24) == 127;
+	else if (inet_pton(AF_INET6, host, &a6) == 1)
+		lo = IN6_IS_ADDR_LOOPBACK(&a6);
+	free(host);
+	return lo;
+}
+
+/*
+ * A secret header (file:) for a plain http:// URL crosses the network in
+ * clear text: a warning (loopback, where nothing leaves the host, is fine).
+ */
+static void
+check_secret_over_http(struct parse *p, const struct action_parse *ap)
+{
+	const struct keyword	*kw;
+	const struct action	*a = ap->a;
+	size_t			 i;
+
+	if (a->kind != ACTION_HTTP || a->url == NULL ||
+	    strncasecmp(a->url, "http://", 7) != 0 || url_loopback(a->url))
+		return;
+	for (kw = action_keys; kw->name != NULL; kw++)
+		if (strcmp(kw->name, "headers") == 0)
+			break;
+	for (i = 0; i < a->nheaders; i++) {
+		if (a->headers[i].file == NULL || kw->name == NULL ||
+		    ap->keys[kw - action_keys] == NULL)
+			continue;
+		pwarn(p, ap->keys[kw - action_keys]->start_mark, "headers %s: "
+		    "a secret read from %s is sent to %s in clear text; use "
+		    "https://", show(p, a->headers[i].name),
+		    show(p, a->headers[i].file), show(p, a->url));
+	}
 }
 
 /* http: POST the callback as JSON to this URL. */
@@ -2757,12 +2863,71 @@ config_dir(const char *path)
 	return out;
 }
 
+/* What to do about libyaml's commonest complaints, in our words. */
+static const char *
+syntax_hint(const char *problem, const char *text, size_t len, size_t at)
+{
+	static const struct {
+		const char	*problem;	/* libyaml's text, a prefix */
+		const char	*chars;		/* at the mark; NULL: any */
+		const char	*hint;
+	} hints[] = {
+		{ "found character that cannot start any token", "\t",
+		    "YAML indents with spaces, not tabs" },
+		{ "found character that cannot start any token", "<>=!@`%|&*",
+		    "quote the value: a comparison such as \">= 500\" or a "
+		    "value starting with one of < > = ! @ ` % | & * must be in "
+		    "quotes" },
+		{ "mapping values are not allowed", NULL,
+		    "quote a value that contains \": \" (a URL, a message), "
+		    "or check the indentation of this line" },
+		{ "did not find expected ',' or '}'", NULL,
+		    "in { … } separate entries with ',' and quote values "
+		    "containing ',', ':', '{' or '}'" },
+		{ "did not find expected ',' or ']'", NULL,
+		    "in [ … ] separate items with ',' and quote items "
+		    "containing ',', ':', '[' or ']'" },
+		{ "did not find expected node content", NULL,
+		    "a value is missing here, or one containing ':' (such as "
+		    "\"::1\") must be quoted" },
+		{ "did not find expected '-' indicator", NULL,
+		    "check the indentation: the items of a list start with "
+		    "'- ' in one column" },
+		{ "did not find expected key", NULL,
+		    "check the indentation: this line does not line up with "
+		    "the keys above it" },
+		{ "could not find expected ':'", NULL,
+		    "a key needs ': ' after it, or a line was indented or "
+		    "wrapped by mistake" },
+		{ "found unexpected end of stream", NULL,
+		    "a quote or bracket opened earlier is never closed" },
+		{ "found unknown escape character", NULL,
+		    "in \"double quotes\" a backslash starts an escape: use "
+		    "'single quotes' or write \\\\" },
+	};
+	size_t	i;
+	char	c = at < len ? text[at] : '\0';
+
+	if (problem == NULL)
+		return NULL;
+	for (i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+		if (strncmp(problem, hints[i].problem,
+		    strlen(hints[i].problem)) != 0)
+			continue;
+		if (hints[i].chars == NULL ||
+		    (c != '\0' && strchr(hints[i].chars, c) != NULL))
+			return hints[i].hint;
+	}
+	return NULL;
+}
+
 /* A libyaml parser error as file:line:col; reader errors only carry an offset. */
 static void
 syntax_error(struct parse *p, const yaml_parser_t *parser, const char *text,
     size_t len)
 {
 	yaml_mark_t	mark;
+	const char	*hint;
 	size_t		i;
 
 	if (parser->error == YAML_MEMORY_ERROR)
@@ -2778,14 +2943,17 @@ syntax_error(struct parse *p, const yaml_parser_t *parser, const char *text,
 				mark.column++;
 		}
 	}
+	hint = syntax_hint(parser->problem, text, len, mark.index);
 	if (parser->context != NULL)
-		perr(p, mark, "syntax error: %s (%s at line %zu, column %zu)",
+		perr(p, mark, "syntax error: %s (%s at line %zu, column %zu)%s%s",
 		    parser->problem ? parser->problem : "malformed YAML",
 		    parser->context, parser->context_mark.line + 1,
-		    parser->context_mark.column + 1);
+		    parser->context_mark.column + 1, hint ? "; " : "",
+		    hint ? hint : "");
 	else
-		perr(p, mark, "syntax error: %s",
-		    parser->problem ? parser->problem : "malformed YAML");
+		perr(p, mark, "syntax error: %s%s%s",
+		    parser->problem ? parser->problem : "malformed YAML",
+		    hint ? "; " : "", hint ? hint : "");
 }
 
 /* Read, parse and check the file; every problem is printed, then NULL. */

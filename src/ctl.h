@@ -88,12 +88,18 @@ void		 table_free(struct table *);
 const char	*fmt_time(int64_t ms, int frac, char buf[32]);
 /* A number as text in buf. */
 const char	*fmt_int(int64_t, char buf[24]);
+/* s cut to max bytes with "..." (into buf of len), or s when it fits. */
+const char	*fmt_cut(const char *s, size_t max, char *buf, size_t len);
+#define TOKEN_SHORT	36	/* a token's width in tables without --wide */
+/* A long IdempotencyToken shortened for a table, or tok when it fits. */
+const char	*fmt_token(const char *tok, char buf[TOKEN_SHORT + 1]);
 
 #define JSON_DEPTH	16
 
 /* A JSON writer: pretty-printed, one document, then a newline. */
 struct json {
 	FILE	*f;
+	int	 compact;		/* one line, as json lines want */
 	int	 depth;
 	int	 n[JSON_DEPTH];		/* values written at each depth */
 };
@@ -116,8 +122,12 @@ void		 json_params(struct json *, const char *key,
 void		 json_end(struct json *);
 /* The one JSON string escaper: s[0..len) quoted onto f. */
 void		 json_escape(FILE *, const char *s, size_t len);
+/* A stored body onto stdout as is, plus a newline on a terminal. */
+void		 print_raw_body(const char *body, size_t len);
 
 /* ctl_send.c */
+int		 cmd_categories(struct ctl *, const struct command *, int,
+		    char **);
 int		 cmd_check_config(struct ctl *, const struct command *, int,
 		    char **);
 int		 cmd_sign(struct ctl *, const struct command *, int, char **);
@@ -150,6 +160,9 @@ int		 cmd_stats(struct ctl *, const struct command *, int, char **);
 int		 cmd_purge(struct ctl *, const struct command *, int, char **);
 /* ctl_copy.c */
 int		 cmd_copy_db(struct ctl *, const struct command *, int, char **);
+
+/* ctl_tail.c */
+int		 cmd_tail(struct ctl *, const struct command *, int, char **);
 
 /* ctl_triggers.c */
 /* triggers list|fetch|create|update|delete|plan|apply: Twilio's REST API. */

@@ -107,6 +107,7 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "trigger", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -118,9 +119,9 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct table		*t;
 	struct json		 j;
 	const char		*sug;
-	char			 tb[32], db[24];
+	char			 tb[32], db[24], tok[TOKEN_SHORT + 1];
 	size_t			 n = 0, i;
-	int			 ch, json = 0, rc = EXIT_OK;
+	int			 ch, json = 0, wide = 0, rc = EXIT_OK;
 
 	memset(&flt, 0, sizeof flt);
 	flt.limit = CTL_LIMIT_DEFAULT;
@@ -147,6 +148,9 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'w':
+			wide = 1;
 			break;
 		case 'h':
 			free(flt.triggers);
@@ -194,7 +198,8 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			    fmt_time(rows[i].received_at, 0, tb),
 			    rows[i].method, rows[i].usage_category,
 			    rows[i].trigger_by, rows[i].trigger_value,
-			    rows[i].current_value, NULL, rows[i].token };
+			    rows[i].current_value, NULL, wide ? rows[i].token :
+			    fmt_token(rows[i].token, tok) };
 			char dup[24];
 
 			cells[7] = fmt_int(rows[i].duplicates, dup);
@@ -249,12 +254,13 @@ json_job(struct json *j, const struct job_listing *r)
 
 /* A table of jobs; with_token adds the callback's token column. */
 static void
-print_jobs(const struct job_listing *rows, size_t n, int with_token)
+print_jobs(const struct job_listing *rows, size_t n, int with_token, int wide)
 {
 	static const char *const heads[] = { "^ID", "TOKEN", "RULE", "ACTION",
 	    "STATE", "^TRIES", "NEXT RUN", "LAST ERROR" };
 	struct table	*t;
 	char		 id[24], act[64], tries[32], next[32];
+	char		 tok[TOKEN_SHORT + 1], err[64];
 	size_t		 i, c;
 
 	t = with_token ? table_new(8, heads) : table_new(7, (const char *[]){
@@ -266,7 +272,8 @@ print_jobs(const struct job_listing *rows, size_t n, int with_token)
 		c = 0;
 		cells[c++] = fmt_int(rows[i].id, id);
 		if (with_token)
-			cells[c++] = rows[i].token;
+			cells[c++] = wide ? rows[i].token :
+			    fmt_token(rows[i].token, tok);
 		cells[c++] = rows[i].rule;
 		cells[c++] = fmt_action(rows[i].action, rows[i].kind, act);
 		cells[c++] = rows[i].state;
@@ -275,7 +282,8 @@ print_jobs(const struct job_listing *rows, size_t n, int with_token)
 		cells[c++] = rows[i].state != NULL &&
 		    strcmp(rows[i].state, "queued") == 0 ?
 		    fmt_time(rows[i].next_run_at, 0, next) : NULL;
-		cells[c++] = rows[i].last_error;
+		cells[c++] = wide ? rows[i].last_error :
+		    fmt_cut(rows[i].last_error, 48, err, sizeof err);
 		table_add(t, cells);
 	}
 	table_print(t, stdout);
@@ -291,8 +299,7 @@ print_raw(const struct callback_row *r)
 	if (r->headers != NULL)
 		fputs(r->headers, stdout);
 	fputs("\r\n", stdout);
-	if (r->body != NULL && r->bodylen > 0)
-		fwrite(r->body, 1, r->bodylen, stdout);
+	print_raw_body(r->body, r->bodylen);
 }
 
 /* show: one callback, its parameters and its jobs. */
@@ -345,7 +352,7 @@ print_callback(const struct callback_row *r, const struct params *p,
 		return;
 	}
 	printf("\njobs:\n");
-	print_jobs(jobs, njobs, 0);
+	print_jobs(jobs, njobs, 0, 1);
 }
 
 int
@@ -775,6 +782,7 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -785,7 +793,7 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	struct store		*s;
 	struct json		 j;
 	size_t			 n = 0, i;
-	int			 ch, json = 0, rc;
+	int			 ch, json = 0, wide = 0, rc;
 
 	memset(&jf, 0, sizeof jf);
 	jf.limit = CTL_LIMIT_DEFAULT;
@@ -811,6 +819,9 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'w':
+			wide = 1;
+			break;
 		case 'h':
 			return cmd_help(cmd);
 		default:
@@ -834,7 +845,7 @@ cmd_jobs(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		fprintf(stderr, "usagehookctl: jobs: no %s%sjobs\n",
 		    jf.state ? jf.state : "", jf.state ? " " : "");
 	else
-		print_jobs(rows, n, 1);
+		print_jobs(rows, n, 1, wide);
 	store_job_listings_free(rows, n);
 	return EXIT_OK;
 }
@@ -844,21 +855,31 @@ int
 cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
+		{ "all-dead", no_argument, NULL, 'A' },
+		{ "rule", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct job_filter	 jf;
-	struct job_listing	*row = NULL;
+	struct job_listing	*row = NULL, *dead = NULL;
 	struct store		*s;
 	struct json		 j;
-	size_t			 n = 0;
-	int64_t			 id;
-	int			 ch, i, r, json = 0, rc = EXIT_OK;
+	const char		*rule = NULL;
+	int64_t			*ids, id;
+	size_t			 n = 0, ndead = 0, nids = 0, k;
+	int			 ch, i, r, json = 0, all = 0, rc = EXIT_OK;
+	char			 idbuf[24];
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			all = 1;
+			break;
+		case 'r':
+			rule = optarg;
+			break;
 		case 'j':
 			json = 1;
 			break;
@@ -868,27 +889,50 @@ cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			return bad_option(cmd, ch, argv);
 		}
 	}
-	if (optind >= argc)
+	if (all && optind < argc)
+		return cmd_usage(cmd, "--all-dead or job ids, not both");
+	if (rule != NULL && !all)
+		return cmd_usage(cmd, "--rule goes with --all-dead");
+	if (!all && optind >= argc)
 		return cmd_usage(cmd, "which job? give its id (see "
-		    "usagehookctl jobs --dead)");
+		    "usagehookctl jobs --dead), or --all-dead");
 	for (i = optind; i < argc; i++)
 		if (parse_id(argv[i], &id) == -1)
 			return cmd_usage(cmd, "'%s' is not a job id", argv[i]);
 	if ((s = ctl_store(ctl, cmd, 0)) == NULL)
 		return EXIT_FAIL;
+	if (all) {
+		memset(&jf, 0, sizeof jf);
+		jf.state = "dead";
+		if (store_jobs_list(s, &jf, &dead, &ndead) == -1)
+			return cmd_fail(cmd, "%s", store_errmsg(s));
+		ids = xreallocarray(NULL, ndead + 1, sizeof *ids);
+		for (k = 0; k < ndead; k++)
+			if (rule == NULL || strcmp(dead[k].rule, rule) == 0)
+				ids[nids++] = dead[k].id;
+		store_job_listings_free(dead, ndead);
+		if (nids == 0 && !json)
+			printf("no dead job%s%s\n", rule ? " of rule " : "",
+			    rule ? rule : "");
+	} else {
+		ids = xreallocarray(NULL, argc - optind, sizeof *ids);
+		for (i = optind; i < argc; i++)
+			parse_id(argv[i], &ids[nids++]);
+	}
 	if (json) {
 		json_init(&j, stdout);
 		json_open(&j, NULL, 1);
 	}
-	for (i = optind; i < argc; i++) {
-		parse_id(argv[i], &id);
+	for (k = 0; k < nids; k++) {
+		id = ids[k];
+		snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
 		n = 0;
 		row = NULL;
 		memset(&jf, 0, sizeof jf);
 		jf.id = id;
 		if ((r = store_job_retry(s, id)) == -1 ||
 		    (r == 0 && store_jobs_list(s, &jf, &row, &n) == -1)) {
-			rc = cmd_fail(cmd, "job %s: %s", argv[i],
+			rc = cmd_fail(cmd, "job %s: %s", idbuf,
 			    store_errmsg(s));
 			break;
 		}
@@ -914,6 +958,7 @@ cmd_retry(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			    "was not changed", id, row->state);
 		store_job_listings_free(row, n);
 	}
+	free(ids);
 	if (json) {
 		json_close(&j, 1);
 		json_end(&j);
@@ -1043,12 +1088,41 @@ out:
 	return rc;
 }
 
+/* Retention's own minimum (config.c): a shorter purge needs --force. */
+#define PURGE_MIN_AGE_MS	(3600 * 1000LL)
+
+/*
+ * Below retention's minimum, say what would go (a job not yet run goes
+ * with its callback and never runs); without --force stop there.
+ */
+static int
+purge_short(const struct command *cmd, struct store *s, const char *older,
+    int64_t before, int force)
+{
+	struct purge_counts	pc;
+
+	if (store_purge_counts(s, before, before, &pc) == -1)
+		return cmd_fail(cmd, "%s", store_errmsg(s));
+	fprintf(stderr, "usagehookctl: purge: --older-than %s is below "
+	    "retention's minimum of 1h; it %s %" PRId64 " callback%s with "
+	    "their %" PRId64 " job%s (%" PRId64 " not yet run, which then "
+	    "never run) and %" PRId64 " rejected request%s\n", older,
+	    force ? "deletes" : "would delete", pc.callbacks,
+	    pc.callbacks == 1 ? "" : "s", pc.jobs, pc.jobs == 1 ? "" : "s",
+	    pc.jobs_pending, pc.rejected, pc.rejected == 1 ? "" : "s");
+	if (force)
+		return EXIT_OK;
+	return cmd_fail(cmd, "refused without --force (give --force to "
+	    "delete them, or a duration of 1h or more)");
+}
+
 /* purge: delete what is older than a duration, as retention does daily. */
 int
 cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
 		{ "older-than", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -1058,13 +1132,16 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	const char	*older = NULL;
 	char		 tb[32];
 	int64_t		 age, before, ncb, nrej;
-	int		 ch, json = 0;
+	int		 ch, json = 0, force = 0, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'o':
 			older = optarg;
+			break;
+		case 'f':
+			force = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -1085,6 +1162,9 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	if ((s = ctl_store(ctl, cmd, 0)) == NULL)
 		return EXIT_FAIL;
 	before = ctl_now_ms() - age;
+	if (age < PURGE_MIN_AGE_MS &&
+	    (rc = purge_short(cmd, s, older, before, force)) != EXIT_OK)
+		return rc;
 	if (store_purge(s, before, before, &ncb, &nrej) == -1)
 		return cmd_fail(cmd, "%s (deleted %" PRId64 " callbacks and %"
 		    PRId64 " rejected before that)", store_errmsg(s), ncb,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "xmalloc.h"
@@ -215,9 +216,13 @@ json_sep(struct json *j, const char *key)
 	int	i;
 
 	if (j->depth > 0) {
-		fputs(j->n[j->depth] > 0 ? ",\n" : "\n", j->f);
-		for (i = 0; i < j->depth; i++)
-			fputs("  ", j->f);
+		if (j->compact)
+			fputs(j->n[j->depth] > 0 ? ", " : "", j->f);
+		else {
+			fputs(j->n[j->depth] > 0 ? ",\n" : "\n", j->f);
+			for (i = 0; i < j->depth; i++)
+				fputs("  ", j->f);
+		}
 		j->n[j->depth]++;
 	}
 	if (key != NULL) {
@@ -241,7 +246,7 @@ json_close(struct json *j, int array)
 {
 	int	i;
 
-	if (j->n[j->depth--] > 0) {
+	if (j->n[j->depth--] > 0 && !j->compact) {
 		fputc('\n', j->f);
 		for (i = 0; i < j->depth; i++)
 			fputs("  ", j->f);
@@ -380,4 +385,61 @@ json_escape(FILE *f, const char *str, size_t len)
 		i++;
 	}
 	fputc('"', f);
+}
+
+/*
+ * A raw request's body, byte for byte; on a terminal a newline is added
+ * when it does not end with one, so the prompt is not glued to it.
+ */
+void
+print_raw_body(const char *body, size_t len)
+{
+	if (body != NULL && len > 0)
+		fwrite(body, 1, len, stdout);
+	if (isatty(STDOUT_FILENO) && (len == 0 || body == NULL ||
+	    body[len - 1] != '\n'))
+		putchar('\n');
+}
+
+/*
+ * s cut to max bytes for a table cell, ending in "..." when cut (not inside
+ * a UTF-8 sequence); s itself when it fits.
+ */
+const char *
+fmt_cut(const char *s, size_t max, char *buf, size_t len)
+{
+	size_t	n;
+
+	if (s == NULL || strlen(s) <= max || max < 4 || len < 4)
+		return s;
+	n = max - 3 < len - 4 ? max - 3 : len - 4;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(buf, s, n);
+	memcpy(buf + n, "...", 4);
+	return buf;
+}
+
+/*
+ * An IdempotencyToken short enough for a table: Twilio's own shape
+ * "AC<32 hex>-FIRES-UT<32 hex>-2026-11-24" as "ACed70..-UTc142..-2026-11-24",
+ * another long one cut in its middle; short ones as they are.
+ */
+const char *
+fmt_token(const char *tok, char buf[TOKEN_SHORT + 1])
+{
+	size_t	len;
+
+	if (tok == NULL || (len = strlen(tok)) <= TOKEN_SHORT)
+		return tok;
+	if (len > 76 && strncmp(tok, "AC", 2) == 0 &&
+	    strncmp(tok + 34, "-FIRES-UT", 9) == 0 && tok[75] == '-' &&
+	    len - 76 <= TOKEN_SHORT - 18) {
+		snprintf(buf, TOKEN_SHORT + 1, "%.6s..-%.6s..-%s", tok,
+		    tok + 41, tok + 76);
+		return buf;
+	}
+	snprintf(buf, TOKEN_SHORT + 1, "%.*s...%s", TOKEN_SHORT / 2 - 2, tok,
+	    tok + len - (TOKEN_SHORT - (TOKEN_SHORT / 2 - 2) - 3));
+	return buf;
 }

@@ -1,6 +1,9 @@
 /* ctl_replay.c: usagehookctl replay, rerun, test-rules: a callback again. */
 #include "config-sys.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,6 +36,16 @@ static const char *const hop_headers[] = {
 	"Proxy-Connection", "Proxy-Authorization", "Forwarded",
 	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
 	"X-Forwarded-Port", "X-Real-IP",
+};
+
+/*
+ * Credentials the original sender gave the original host (Twilio sends
+ * Basic credentials when the callback URL has userinfo): not repeated to
+ * another target unless --keep-auth. Proxy-Authorization, meant for the
+ * proxy in front, is a hop header above and never repeated.
+ */
+static const char *const credential_headers[] = {
+	"Authorization", "Cookie",
 };
 
 /* The stored request's parameters; an exit code when they do not decode. */
@@ -89,32 +102,94 @@ same_url(const char *stored, const char *target)
 	return same;
 }
 
-/* 1 if the stored header line names one a replay must not repeat. */
-static int
-hop_header(const char *line, size_t len)
+/* The name in names[0..n) that the header line has, or NULL. */
+static const char *
+header_in(const char *line, size_t len, const char *const *names, size_t n)
 {
-	size_t	i, n;
+	size_t	i, k;
 
-	for (i = 0; i < sizeof hop_headers / sizeof hop_headers[0]; i++) {
-		n = strlen(hop_headers[i]);
-		if (len > n && line[n] == ':' &&
-		    strncasecmp(line, hop_headers[i], n) == 0)
-			return 1;
+	for (i = 0; i < n; i++) {
+		k = strlen(names[i]);
+		if (len > k && line[k] == ':' &&
+		    strncasecmp(line, names[i], k) == 0)
+			return names[i];
 	}
+	return NULL;
+}
+
+/* 1 if host is a loopback address or "localhost": no network crossed. */
+static int
+loopback_host(const char *host)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
 	return 0;
+}
+
+/*
+ * 1 if sending to u (through connect, if set) puts the request on a network
+ * in clear text to a host other than the one it was sent to first.
+ */
+static int
+plain_to_another_host(const struct client_url *u, const char *connect,
+    const char *stored_url)
+{
+	struct client_url	 su;
+	const char		*host;
+	char			*err = NULL, *h = NULL;
+	size_t			 n;
+	int			 other;
+
+	if (connect != NULL) {
+		if (strncmp(connect, "unix:", 5) == 0 ||
+		    strncasecmp(connect, "https://", 8) == 0)
+			return 0;
+		/* "host:port" or "[v6]:port" */
+		if (connect[0] == '[')
+			h = xstrndup(connect + 1, strcspn(connect + 1, "]"));
+		else {
+			n = strlen(connect);
+			while (n > 0 && connect[n - 1] != ':')
+				n--;
+			h = xstrndup(connect, n > 0 ? n - 1 : strlen(connect));
+		}
+		host = h;
+	} else if (u->tls)
+		return 0;
+	else
+		host = u->host;
+	other = !loopback_host(host);
+	free(h);
+	if (!other)
+		return 0;
+	memset(&su, 0, sizeof su);
+	other = stored_url == NULL || client_url_parse(stored_url, &su,
+	    &err) == -1 || strcasecmp(su.host, u->host) != 0;
+	client_url_free(&su);
+	free(err);
+	return other;
 }
 
 /*
  * The header lines to send, all of them, so that --dry-run shows exactly
  * what goes out: Host, the stored ones in their order with the signature
- * put in place, Content-Length, Connection. Allocated strings.
+ * put in place, Content-Length, Connection. Unless keep_auth, stored
+ * credentials are left out and their names put in *dropped ("Cookie, ..."),
+ * allocated. Allocated strings.
  */
 static char **
 replay_headers(const struct callback_row *r, const char *authority,
-    const char *sig, size_t *np)
+    const char *sig, int keep_auth, char **dropped, size_t *np)
 {
-	const char	*line, *eol;
-	char		**h = NULL;
+	const char	*line, *eol, *cred;
+	char		**h = NULL, *tmp;
 	size_t		 n = 0, len;
 	int		 signed_ = 0;
 
@@ -129,8 +204,20 @@ replay_headers(const struct callback_row *r, const char *authority,
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		eol = eol != NULL ? eol + 1 : NULL;
-		if (len == 0 || hop_header(line, len))
+		if (len == 0 || header_in(line, len, hop_headers,
+		    sizeof hop_headers / sizeof hop_headers[0]) != NULL)
 			continue;
+		if (!keep_auth && (cred = header_in(line, len,
+		    credential_headers, sizeof credential_headers /
+		    sizeof credential_headers[0])) != NULL) {
+			if (*dropped == NULL || strstr(*dropped, cred) == NULL) {
+				xasprintf(&tmp, "%s%s%s", *dropped ? *dropped :
+				    "", *dropped ? ", " : "", cred);
+				free(*dropped);
+				*dropped = tmp;
+			}
+			continue;
+		}
 		if (len > 18 && strncasecmp(line, "X-Twilio-Signature:", 19) ==
 		    0) {
 			if (sig != NULL && !signed_)
@@ -174,6 +261,7 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "to", required_argument, NULL, 'T' },
 		{ "connect", required_argument, NULL, 'C' },
 		{ "resign", no_argument, NULL, 'r' },
+		{ "keep-auth", no_argument, NULL, 'K' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "token-file", required_argument, NULL, 't' },
 		{ "secondary", no_argument, NULL, 's' },
@@ -194,12 +282,13 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	const char		*to = NULL, *connect_arg = NULL, *sig, *dup;
 	const char		*token_file = NULL, *ca_file = NULL, *key;
 	char			*target = NULL, *connect = NULL, *base = NULL;
-	char			*err = NULL, **hdrs = NULL;
+	char			*err = NULL, **hdrs = NULL, *dropped = NULL;
 	char			 newsig[SIGNATURE_LEN + 1];
 	size_t			 nh = 0, i;
 	long			 timeout = REPLAY_TIMEOUT;
 	int			 ch, resign = 0, dry = 0, secondary = 0;
 	int			 verbose = 0, json = 0, resigned = 0;
+	int			 keep_auth = 0;
 	int			 rc = EXIT_FAIL;
 
 	memset(&r, 0, sizeof r);
@@ -216,6 +305,9 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			break;
 		case 'r':
 			resign = 1;
+			break;
+		case 'K':
+			keep_auth = 1;
 			break;
 		case 'n':
 			dry = 1;
@@ -290,7 +382,17 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		fprintf(stderr, "usagehookctl: replay: original signature, "
 		    "for %.*s%s\n", NOQUERY(r.url));
 	}
-	hdrs = replay_headers(&r, u.authority, sig, &nh);
+	hdrs = replay_headers(&r, u.authority, sig, keep_auth, &dropped, &nh);
+	if (dropped != NULL)
+		fprintf(stderr, "usagehookctl: replay: left out the stored %s "
+		    "(credentials for the original URL); --keep-auth sends "
+		    "them\n", dropped);
+	if (plain_to_another_host(&u, connect, r.url))
+		fprintf(stderr, "usagehookctl: replay: warning: a signed "
+		    "request%s goes over plain http to %s, not the host it was "
+		    "sent to: anyone on the way can read it and send it again "
+		    "there\n", keep_auth ? ", with any stored credentials," :
+		    "", u.host);
 
 	if (dry) {
 		fprintf(stderr, "usagehookctl: replay: would send to %.*s%s%s%s"
@@ -319,8 +421,7 @@ cmd_replay(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		for (i = 0; i < nh; i++)
 			printf("%s\r\n", hdrs[i]);
 		fputs("\r\n", stdout);
-		if (r.bodylen > 0)
-			fwrite(r.body, 1, r.bodylen, stdout);
+		print_raw_body(r.body, r.bodylen);
 		rc = EXIT_OK;
 		goto out;
 	}
@@ -365,6 +466,7 @@ out:
 	client_response_free(&resp);
 	client_url_free(&u);
 	free_lines(hdrs, nh);
+	free(dropped);
 	free(err);
 	free(base);
 	free(target);

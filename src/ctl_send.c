@@ -18,6 +18,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "rules.h"
 #include "signature.h"
 #include "xmalloc.h"
 
@@ -270,6 +271,47 @@ cmd_check_config(struct ctl *ctl, const struct command *cmd, int argc,
 	return EXIT_OK;
 }
 
+/* categories: Twilio's usage categories, one a line (for completion too). */
+int
+cmd_categories(struct ctl *ctl, const struct command *cmd, int argc,
+    char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *const		*list;
+	struct json			 j;
+	size_t				 i, n;
+	int				 ch, json = 0;
+
+	(void)ctl;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 'h')
+			return cmd_help(cmd);
+		else
+			return bad_option(cmd, ch, argv);
+	}
+	if (optind < argc)
+		return cmd_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	list = category_list(&n);
+	if (json) {
+		json_init(&j, stdout);
+		json_open(&j, NULL, 1);
+		for (i = 0; i < n; i++)
+			json_str(&j, NULL, list[i]);
+		json_close(&j, 1);
+		json_end(&j);
+	} else
+		for (i = 0; i < n; i++)
+			printf("%s\n", list[i]);
+	return EXIT_OK;
+}
+
 /*
  * sign: print the X-Twilio-Signature of a request. For POST/PUT/PATCH the
  * K=V are the body parameters; for GET/DELETE/HEAD they are appended to the
@@ -357,15 +399,16 @@ ctl_listen_connect(const char *listen)
 
 	if (strncmp(listen, "unix:", 5) == 0)
 		return xstrdup(listen);
+	/* The daemon's listener speaks plain HTTP whatever the public URL. */
 	if ((colon = strrchr(listen, ':')) == NULL)
-		return xstrdup(listen);
-	if (colon == listen || strncmp(listen, "0.0.0.0:", 8) == 0 ||
+		xasprintf(&out, "http://%s", listen);
+	else if (colon == listen || strncmp(listen, "0.0.0.0:", 8) == 0 ||
 	    strncmp(listen, "*:", 2) == 0)
-		xasprintf(&out, "127.0.0.1%s", colon);
+		xasprintf(&out, "http://127.0.0.1%s", colon);
 	else if (strncmp(listen, "[::]:", 5) == 0)
-		xasprintf(&out, "[::1]%s", colon);
+		xasprintf(&out, "http://[::1]%s", colon);
 	else
-		out = xstrdup(listen);
+		xasprintf(&out, "http://%s", listen);
 	return out;
 }
 
@@ -380,7 +423,7 @@ ctl_default_url(const struct config *conf)
 		xasprintf(&url, "http://localhost%s", conf->path);
 	else {
 		c = ctl_listen_connect(conf->listen);
-		xasprintf(&url, "http://%s%s", c, conf->path);
+		xasprintf(&url, "%s%s", c, conf->path);
 		free(c);
 	}
 	return url;

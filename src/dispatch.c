@@ -255,6 +255,8 @@ job_finished(struct job *j, int ok, const char *error)
 	const char		*kind = action_kind_name(j->act->kind);
 	int64_t			 delay;
 
+	metrics_count(&d->metrics->jobs, j->rc->rule, ok ? "done" :
+	    j->attempt >= j->max_attempts ? "dead" : "failed");
 	if (ok) {
 		d->metrics->jobs_done++;
 		log_info("job %lld (rule %s, %s): done on attempt %d",

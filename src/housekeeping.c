@@ -1,23 +1,29 @@
-/* housekeeping.c: WAL checkpoints and the daily retention purge. */
+/* housekeeping.c: checkpoints, the database file watch, retention, job counts. */
 #include "config-sys.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "housekeeping.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "xmalloc.h"
 
 #define TICK_SECONDS	1		/* how often to checkpoint */
 #define FIRST_PURGE	2		/* seconds after start */
 #define PURGE_PERIOD	(24 * 60 * 60)
+#define COUNT_PERIOD	5		/* seconds between job counts */
 
 struct housekeeping {
 	char			*database;
 	char			*password_file;
+	struct store		*store;		/* the thread's once started */
 	struct retention	 ages;		/* under lock */
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
@@ -50,16 +56,91 @@ purge(struct store *st, struct retention ages)
 		    (long long)ages.rejected);
 }
 
+/* Say once when the database file was moved away, and when it is back. */
+static int
+watch_file(struct store *st, int was_moved)
+{
+	char	why[512];
+	int	moved = store_moved(st, why, sizeof why);
+
+	if (moved && !was_moved)
+		log_warnx("database error: %s; until then callbacks and "
+		    "/healthz are answered 503", why);
+	else if (!moved && was_moved)
+		log_info("database %s is back in place: callbacks are stored "
+		    "again", store_path(st));
+	return moved;
+}
+
+/*
+ * Checkpoint; a WAL that a burst left long is cut back to nothing once
+ * the checkpoint has caught up (under steady load that would stall the
+ * writer every second, and journal_size_limit bounds it meanwhile).
+ */
+static void
+checkpoint(struct store *st)
+{
+	int64_t	bytes;
+	int	left = -1;
+
+	if (store_checkpoint(st, &left) == -1)
+		log_warnx("housekeeping: %s", store_errmsg(st));
+	if (left != 0 || (bytes = store_wal_bytes(st)) <= STORE_WAL_KEEP)
+		return;
+	if (store_checkpoint_truncate(st) == -1)
+		log_warnx("housekeeping: %s", store_errmsg(st));
+	else
+		log_debug("housekeeping: WAL of %lld bytes truncated",
+		    (long long)bytes);
+}
+
+/* The refusals not logged (nor kept) in the last tick, as one line. */
+static void
+count_refusals(void)
+{
+	uint64_t	n;
+
+	if ((n = ratelimit_drain(&refusals)) > 0)
+		log_warnx("refused %llu more request(s) in the last second "
+		    "without a log line or a rejected row each (at most %d "
+		    "a second are; usagehookd_rejected_total counts all)",
+		    (unsigned long long)n, REFUSALS_RATE);
+}
+
+/* The jobs by state, from the database, for /metrics' gauges. */
+static void
+count_jobs(struct store *st)
+{
+	static const char *const states[METRICS_JOB_STATES] = { "queued",
+	    "running", "done", "dead" };
+	struct count_row	*rows = NULL;
+	int64_t			 n[METRICS_JOB_STATES] = { 0 };
+	size_t			 nrows = 0, i, k;
+
+	if (store_stats(st, STAT_JOBS, 0, &rows, &nrows) == -1) {
+		log_debug("housekeeping: counting jobs: %s", store_errmsg(st));
+		return;
+	}
+	for (i = 0; i < nrows; i++)
+		for (k = 0; k < METRICS_JOB_STATES; k++)
+			if (rows[i].key != NULL &&
+			    strcmp(rows[i].key, states[k]) == 0)
+				n[k] = rows[i].n;
+	store_count_rows_free(rows, nrows);
+	metrics_set_jobs(n);
+}
+
 static void *
 runner(void *arg)
 {
 	struct housekeeping	*h = arg;
-	struct store		*st = NULL;
+	struct store		*st = h->store;
 	struct retention	 ages;
 	struct timespec		 at;
 	time_t			 next_purge = time(NULL) + FIRST_PURGE;
+	time_t			 next_count = 0;
 	char			*err = NULL;
-	int			 warned = 0;
+	int			 warned = 0, moved = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
@@ -73,21 +154,33 @@ runner(void *arg)
 		ages = h->ages;
 		pthread_mutex_unlock(&h->lock);
 
-		if (st == NULL && (st = store_open_auth(h->database,
-		    h->password_file, 0, &err))
-		    == NULL) {
+		/*
+		 * Only an existing file: a new one where the database was
+		 * moved from would pair with the WAL of the one that left.
+		 */
+		if (st == NULL && (store_is_remote(h->database) ||
+		    access(h->database, F_OK) == 0) &&
+		    (st = store_open_auth(h->database, h->password_file, 0,
+		    &err)) == NULL) {
 			if (!warned++)
 				log_warnx("housekeeping: %s", err);
 			free(err);
 			err = NULL;
 		}
+		count_refusals();
 		if (st != NULL) {
 			warned = 0;
-			if (store_checkpoint(st, NULL) == -1)
-				log_warnx("housekeeping: %s", store_errmsg(st));
-			if (time(NULL) >= next_purge) {
-				purge(st, ages);
-				next_purge = time(NULL) + PURGE_PERIOD;
+			/* Moved: leave the file that left alone. */
+			if (!(moved = watch_file(st, moved))) {
+				checkpoint(st);
+				if (time(NULL) >= next_count) {
+					count_jobs(st);
+					next_count = time(NULL) + COUNT_PERIOD;
+				}
+				if (time(NULL) >= next_purge) {
+					purge(st, ages);
+					next_purge = time(NULL) + PURGE_PERIOD;
+				}
 			}
 		}
 		pthread_mutex_lock(&h->lock);
@@ -106,12 +199,19 @@ housekeeping_start(const char *database, const char *password_file,
     const struct retention *ages)
 {
 	struct housekeeping	*h;
+	char			*err = NULL;
 	int			 error;
 
 	h = xcalloc(1, sizeof *h);
 	h->database = xstrdup(database);
 	h->password_file = password_file != NULL ? xstrdup(password_file) :
 	    NULL;
+	/* Now, with the writer's: the file is surely the one it opened. */
+	if ((h->store = store_open_auth(database, password_file, 0, &err))
+	    == NULL) {
+		log_warnx("housekeeping: %s", err);
+		free(err);
+	}
 	h->ages = *ages;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);

@@ -1,4 +1,4 @@
-/* housekeeping.h: WAL checkpoints and the daily retention purge. */
+/* housekeeping.h: checkpoints, the database file watch, retention. */
 #ifndef HOUSEKEEPING_H
 #define HOUSEKEEPING_H
 
@@ -7,9 +7,13 @@
 struct housekeeping;
 
 /*
- * A thread with its own connection to the database: a PASSIVE checkpoint
- * every second (the writer does none, so no COMMIT waits on one), and the
- * purge of rows older than retention shortly after start, then daily.
+ * A thread with its own connection to the database: every second a
+ * PASSIVE checkpoint (the writer does none, so no COMMIT waits on one),
+ * then a TRUNCATE one when it caught up and the WAL grew past
+ * STORE_WAL_KEEP; a look at
+ * whether the database file was moved away (logged once, and when it is
+ * back); one line counting the refusals not logged. The purge of rows
+ * older than retention shortly after start, then daily.
  */
 struct housekeeping *housekeeping_start(const char *database,
 		    const char *password_file, const struct retention *);

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "rules.h"
 #include "signature.h"
 #include "store.h"
@@ -287,10 +288,14 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
 		rej.bodylen = cb->bodylen;
 	}
 	rej.signature = cb->signature;
-	log_warnx("refused %s %s from %s: %d %s: %s", cb->method,
-	    printable(cb->uri, u, sizeof u), printable(cb->remote, r, sizeof r),
-	    status, rej.reason, printable(detail, d, sizeof d));
-	store_rejection(srv, &rej);
+	/* A flood is counted, but logged and kept at a bounded rate. */
+	if (ratelimit_allow(&refusals)) {
+		log_warnx("refused %s %s from %s: %d %s: %s", cb->method,
+		    printable(cb->uri, u, sizeof u),
+		    printable(cb->remote, r, sizeof r), status, rej.reason,
+		    printable(detail, d, sizeof d));
+		store_rejection(srv, &rej);
+	}
 	snprintf(body, sizeof body, "%s\n", rej.reason);
 	reply(req, status, status == 403 ? "Forbidden" : status == 415 ?
 	    "Unsupported Media Type" : "Bad Request", body, NULL, NULL);
@@ -452,8 +457,13 @@ verify(struct server *srv, struct callback *cb, int body, char *why,
 		for (i = 0; i < conf->naccounts && rv == 0; i++)
 			rv = signature_verify(&conf->accounts[i], cb->url, bp,
 			    cb->signature);
-	if (rv != 0)
-		return rv < 0 ? -1 : 1;
+	if (rv > 0) {
+		cb->verified_by = rv;
+		srv->metrics->verified[rv - 1]++;
+		return 1;
+	}
+	if (rv < 0)
+		return -1;
 
 	if ((n = signature_url_candidates(cb->url, cand)) == 0)
 		return -1;
@@ -517,13 +527,18 @@ claim_done(struct commit_req *creq, void *arg)
 	struct pending	*p = arg;
 	struct server	*srv = p->srv;
 	struct timespec	 end;
-	char		 tok[96], u[256];
+	char		 tok[TOKEN_MAX + 1], u[256];
+	const char	*cat;
 	double		 ms;
 	int		 status = 200;
 
 	switch (creq->result) {
 	case CLAIM_NEW:
 		srv->metrics->accepted++;
+		srv->metrics->last_accepted = time(NULL);
+		cat = p->cb->f.usage_category;
+		metrics_count(&srv->metrics->callbacks, p->cb->f.account_sid,
+		    cat != NULL && category_known(cat) ? cat : "other");
 		if (p->njobs == 0)
 			srv->metrics->unmatched++;
 		else
@@ -544,6 +559,7 @@ claim_done(struct commit_req *creq, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	ms = (end.tv_sec - p->start.tv_sec) * 1e3 +
 	    (end.tv_nsec - p->start.tv_nsec) / 1e6;
+	metrics_request(srv->metrics, ms / 1e3);
 	/* The path only: for GET-style methods the query repeats the token. */
 	log_info("%s %.*s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
 	    (int)strcspn(printable(p->cb->uri, u, sizeof u), "?"), u, status,
@@ -735,10 +751,15 @@ static void
 healthz_done(struct commit_req *creq, void *arg)
 {
 	struct evhttp_request	*req = arg;
+	char			 why[600];
 	char			 body[sizeof creq->error + 32];
 
+	store_moved_reason(why, sizeof why - 1);
 	if (creq->result == 0)
 		reply(req, 200, "OK", "ok\n", NULL, NULL);
+	else if (*why != '\0')
+		reply(req, 503, "Service Unavailable", strcat(why, "\n"), NULL,
+		    NULL);
 	else {
 		/* The reason helps whoever looks at a failing check. */
 		snprintf(body, sizeof body, "database not writable%s%s\n",

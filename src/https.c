@@ -5,11 +5,14 @@
 #include <netinet/in.h>
 
 #include <stdio.h>
+#include <netdb.h>
 #include <string.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -137,4 +140,66 @@ https_error(struct bufferevent *bev, long verify_error, char *buf,
 		return NULL;
 	snprintf(buf, len, "%s", why);
 	return buf;
+}
+
+const char *
+dns_error(int code)
+{
+	if (code == EVUTIL_EAI_NONAME || code == EAI_NONAME
+#ifdef EAI_NODATA
+	    || code == EAI_NODATA
+#endif
+	    )
+		return "no such host (the name does not resolve)";
+	if (code == EVUTIL_EAI_AGAIN || code == EAI_AGAIN)
+		return "DNS lookup failed for now (no answer from the "
+		    "resolver; check /etc/resolv.conf and the network)";
+	if (code == EVUTIL_EAI_FAIL || code == EAI_FAIL)
+		return "DNS lookup failed (the resolver refused)";
+	if (code == EVUTIL_EAI_CANCEL)
+		return "DNS lookup cancelled";
+	return evutil_gai_strerror(code);
+}
+
+void
+https_bound(struct evhttp_connection *conn, size_t body_max)
+{
+	evhttp_connection_set_max_headers_size(conn, RESPONSE_HEADERS_MAX);
+	evhttp_connection_set_max_body_size(conn, body_max);
+}
+
+/* n bytes as "64 KiB", "1 MiB" when whole, else "N bytes". */
+static const char *
+size_words(char *buf, size_t len, size_t n)
+{
+	if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+		snprintf(buf, len, "%zu MiB", n / (1024 * 1024));
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(buf, len, "%zu KiB", n / 1024);
+	else
+		snprintf(buf, len, "%zu bytes", n);
+	return buf;
+}
+
+const char *
+https_answer_error(char *buf, size_t len, const char *url, int error,
+    size_t body_max)
+{
+	char	n[32];
+
+	switch (error) {
+	case EVREQ_HTTP_INVALID_HEADER:
+		snprintf(buf, len, "the answer from %s has a malformed status "
+		    "line or headers, or more than usagehookd's limit of %s "
+		    "of them", url, size_words(n, sizeof n,
+		    RESPONSE_HEADERS_MAX));
+		return buf;
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		snprintf(buf, len, "the answer from %s has a body over "
+		    "usagehookd's limit of %s", url, size_words(n, sizeof n,
+		    body_max));
+		return buf;
+	default:
+		return NULL;
+	}
 }

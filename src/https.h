@@ -8,6 +8,15 @@
 
 struct bufferevent;
 struct event_base;
+struct evhttp_connection;
+
+/*
+ * What an answer to an outgoing request may make us hold (libevent's own
+ * defaults are unbounded): its status line and headers, and for an http
+ * action its body, which is only quoted in errors.
+ */
+#define RESPONSE_HEADERS_MAX	(64 * 1024)
+#define RESPONSE_BODY_MAX	(1024 * 1024)
 
 /*
  * A client context that verifies the peer's chain against ca_file (NULL:
@@ -32,5 +41,26 @@ struct bufferevent *https_bev_new(struct event_base *, SSL_CTX *,
  */
 const char	*https_error(struct bufferevent *bev, long verify_error,
 		    char *buf, size_t len);
+/*
+ * A DNS failure (an EVUTIL_EAI_* code from libevent or an EAI_* code from
+ * getaddrinfo) in plain words, not libevent's BSD text ("nodename nor
+ * servname provided, or not known").
+ */
+const char	*dns_error(int code);
+
+/*
+ * Bound the answers on conn: RESPONSE_HEADERS_MAX of status line and
+ * headers, body_max of body. Past either libevent fails the request
+ * (see https_answer_error) and closes the connection.
+ */
+void		 https_bound(struct evhttp_connection *conn, size_t body_max);
+/*
+ * Why libevent refused the answer from url (scheme://host:port...), in
+ * buf, for an evhttp_request_error: libevent 2.1 reports headers over the
+ * limit as EVREQ_HTTP_INVALID_HEADER, a body over it as
+ * EVREQ_HTTP_DATA_TOO_LONG. NULL for other errors.
+ */
+const char	*https_answer_error(char *buf, size_t len, const char *url,
+		    int error, size_t body_max);
 
 #endif

@@ -164,3 +164,11 @@ category_suggest(const char *s)
 {
 	return config_suggest(s, categories, nitems(categories));
 }
+
+/* Twilio's usage categories, sorted; *n gets how many. */
+const char *const *
+category_list(size_t *n)
+{
+	*n = nitems(categories);
+	return categories;
+}

@@ -21,5 +21,7 @@ size_t		 rules_match(const struct config *, const struct params *,
 int		 category_known(const char *s);
 /* The known category closest to s (for "did you mean"), or NULL. */
 const char	*category_suggest(const char *s);
+/* Twilio's usage categories, sorted; *n gets how many. */
+const char *const *category_list(size_t *n);
 
 #endif

@@ -202,8 +202,9 @@ join3(const char *a, size_t alen, const char *b, size_t blen, const char *c)
 }
 
 /*
- * The other default-port form of url into *other (allocated), or NULL when
- * it has none (unknown scheme, non-default port). -1 when out of memory.
+ * The other port form of url into *other (allocated): the default port
+ * added when it has none, its port removed when it has one; NULL for an
+ * unknown scheme. -1 when out of memory.
  * Splits the authority like twilio-node: userinfo ends at the last '@', a
  * port starts at the first ':' after an IPv6 literal's ']'.
  */
@@ -212,7 +213,7 @@ url_other_port(const char *url, char **other)
 {
 	const char	*sep, *auth, *end, *host, *colon, *p;
 	const char	*def;
-	size_t		 slen, deflen, plen;
+	size_t		 slen;
 
 	*other = NULL;
 	if ((sep = strstr(url, "://")) == NULL)
@@ -224,7 +225,6 @@ url_other_port(const char *url, char **other)
 		def = ":80";
 	else
 		return 0;
-	deflen = strlen(def);
 
 	auth = sep + 3;
 	end = auth + strcspn(auth, "/?#");
@@ -237,16 +237,15 @@ url_other_port(const char *url, char **other)
 			host = p + 1;
 	colon = memchr(host, ':', end - host);
 
+	/*
+	 * Without a port: the default added. With any port: none at all, as
+	 * twilio-node's removePort() and twilio-python's remove_port() do, so
+	 * a request to :8443 signed over the port-less URL is accepted too.
+	 */
 	if (colon == NULL)
-		*other = join3(url, end - url, def, deflen, end);
-	else {
-		plen = end - colon;
-		/* ":" alone is an empty port, the default (RFC 3986 6.2.3). */
-		if (plen != 1 && (plen != deflen ||
-		    memcmp(colon, def, deflen) != 0))
-			return 0;
+		*other = join3(url, end - url, def, strlen(def), end);
+	else
 		*other = join3(url, colon - url, "", 0, end);
-	}
 	return *other == NULL ? -1 : 0;
 }
 

@@ -27,8 +27,8 @@ void	signature_unkey(struct account *);
 
 /*
  * The URLs a signature may have been computed over: url itself and url with
- * its default port (:443 for https, :80 for http) added or removed; a URL
- * with another port has one form. Fills out[] with allocated strings;
+ * its default port (:443 for https, :80 for http) added when it has no
+ * port, or its port (any) removed, as Twilio's own validators do. Fills out[] with allocated strings;
  * returns how many (1 or 2), or 0 when out of memory.
  */
 size_t	signature_url_candidates(const char *url, char *out[URL_CANDIDATES]);

@@ -33,6 +33,7 @@ int		 store_is_remote(const char *database);
 const char	*store_shown(const char *database, char *buf, size_t size);
 void		 store_close(struct store *);
 const char	*store_errmsg(struct store *);
+const char	*store_path(struct store *);
 int		 store_schema_version(struct store *);
 /* The newest schema version this code knows (its last migration). */
 int		 store_schema_latest(void);
@@ -130,7 +131,11 @@ int64_t		 store_jobs_next(struct store *);
  */
 int		 store_jobs_recover(struct store *);
 const char	*job_state_name(enum job_state);
-/* Keep a refused request (capped at the newest STORE_REJECTED_CAP rows). */
+/*
+ * Keep a refused request, each part cut to a few KiB (marked
+ * "...[truncated from N bytes]"), and only the newest STORE_REJECTED_CAP
+ * rows and STORE_REJECTED_BYTES bytes.
+ */
 int		 store_reject(struct store *, const struct rejection *);
 /* A real write, for /healthz: 0 when the database takes writes. */
 int		 store_probe(struct store *);
@@ -144,6 +149,8 @@ int64_t		 store_count(struct store *, const char *table);
 int		 store_duplicates(struct store *, const char *token);
 
 #define STORE_REJECTED_CAP	10000
+/* The rejected rows' text and blobs together: at most this many bytes. */
+#define STORE_REJECTED_BYTES	(16 * 1024 * 1024)
 
 /* A stored callback for usagehookctl; strings allocated, NULL for NULL. */
 struct callback_row {
@@ -321,13 +328,51 @@ int		 store_copy(struct store *from, struct store *to,
 		    void (*progress)(const struct copy_progress *, void *),
 		    void *arg, struct copy_progress *, const char **err);
 
+/* What store_purge would delete with the same bounds. */
+struct purge_counts {
+	int64_t		 callbacks;
+	int64_t		 jobs;		/* of those callbacks, in all */
+	int64_t		 jobs_pending;	/* of those, queued or running */
+	int64_t		 rejected;
+};
+
+/* Count what store_purge would delete with these bounds. 0/-1. */
+int		 store_purge_counts(struct store *, int64_t callbacks_before_ms,
+		    int64_t rejected_before_ms, struct purge_counts *);
+
 /*
  * WAL checkpoints: the daemon's writer turns them off (store_autocheckpoint
  * 0) so no COMMIT that requests wait on also copies the WAL into the
  * database; a housekeeping connection runs store_checkpoint instead.
  */
 int		 store_autocheckpoint(struct store *, int pages);
-/* A PASSIVE checkpoint: never blocks writers. Pages left in *left. 0/-1. */
+/*
+ * A PASSIVE checkpoint: never blocks writers. Pages it could not copy yet
+ * in *left (-1 when it could not run: another checkpoint was running). 0/-1.
+ */
 int		 store_checkpoint(struct store *, int *left);
+
+/* A WAL is cut back to this size when it starts over (journal_size_limit). */
+#define STORE_WAL_LIMIT		67108864
+/* Housekeeping cuts a WAL longer than this once a checkpoint caught up. */
+#define STORE_WAL_KEEP		(16 * 1024 * 1024)
+/* The size of the database's -wal file now; 0 when there is none. */
+int64_t		 store_wal_bytes(struct store *);
+/*
+ * A TRUNCATE checkpoint: waits (up to the busy timeout) for the writer
+ * between commits, copies the whole WAL and cuts the file to 0 bytes.
+ * 0 done, 1 busy (try later), -1 error.
+ */
+int		 store_checkpoint_truncate(struct store *);
+
+/*
+ * 1 when the file at the database's path is no longer the one opened
+ * (moved, deleted or replaced; SQLite would write on into the old one),
+ * with a message for the operator in why; 0 when it is in place.
+ * store_begin fails while it is moved, so callbacks get 503.
+ */
+int		 store_moved(struct store *, char *why, size_t len);
+/* The message of the last store_moved in this process, "" if in place. */
+void		 store_moved_reason(char *buf, size_t len);
 
 #endif

@@ -365,3 +365,40 @@ store_copy(struct store *from, struct store *to,
 		progress(p, arg);
 	return 0;
 }
+
+const char *
+store_path(struct store *s)
+{
+	return OPS(s)->path != NULL ? OPS(s)->path(s) : "";
+}
+
+int
+store_purge_counts(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, struct purge_counts *pc)
+{
+	if (OPS(s)->purge_counts == NULL) {
+		memset(pc, 0, sizeof *pc);
+		return 0;
+	}
+	return OPS(s)->purge_counts(s, callbacks_before_ms, rejected_before_ms,
+	    pc);
+}
+
+int64_t
+store_wal_bytes(struct store *s)
+{
+	return OPS(s)->wal_bytes != NULL ? OPS(s)->wal_bytes(s) : 0;
+}
+
+int
+store_checkpoint_truncate(struct store *s)
+{
+	return OPS(s)->checkpoint_truncate != NULL ?
+	    OPS(s)->checkpoint_truncate(s) : 0;
+}
+
+int
+store_moved(struct store *s, char *why, size_t len)
+{
+	return OPS(s)->moved != NULL ? OPS(s)->moved(s, why, len) : 0;
+}

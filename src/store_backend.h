@@ -62,6 +62,13 @@ struct store_ops {
 			    const struct rejected_listing *);
 	int		 (*autocheckpoint)(struct store *, int);
 	int		 (*checkpoint)(struct store *, int *);
+	/* Optional from here on: NULL means "nothing to do" (see store_api.c). */
+	const char	*(*path)(struct store *);
+	int		 (*purge_counts)(struct store *, int64_t, int64_t,
+			    struct purge_counts *);
+	int64_t		 (*wal_bytes)(struct store *);
+	int		 (*checkpoint_truncate)(struct store *);
+	int		 (*moved)(struct store *, char *, size_t);
 };
 
 extern const struct store_ops store_sqlite_ops;

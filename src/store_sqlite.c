@@ -1,12 +1,18 @@
 /* store_sqlite.c: SQLite: schema, migrations, the claim, rejected, queries. */
 #include "config-sys.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -15,6 +21,8 @@
 #include "xmalloc.h"
 
 #define BUSY_TIMEOUT_MS	5000
+#define STORE_STR_(x)	#x
+#define STORE_STR(x)	STORE_STR_(x)
 
 /* Numbered migrations, applied in order, each in its own transaction. */
 struct migration {
@@ -146,8 +154,26 @@ enum stmt {
 	ST_JOBS_RECOVER,
 	ST_JOBS_TAKE,
 	ST_JOB_LEASE,
+	ST_REJECT_BYTES,
+	ST_REJECT_BYTES_UPTO,
+	ST_REJECT_OLDEST,
+	ST_DATA_VERSION,
 	ST_MAX
 };
+
+/* The bytes a rejected row keeps: its text and blob columns. */
+#define REJECTED_ROW_BYTES						\
+	"(coalesce(length(CAST(remote AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(method AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(uri AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(reason AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(detail AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(account_sid AS BLOB)), 0)"		\
+	" + coalesce(length(CAST(idempotency_token AS BLOB)), 0)"	\
+	" + coalesce(length(CAST(url AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(headers AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(body AS BLOB)), 0)"			\
+	" + coalesce(length(CAST(signature AS BLOB)), 0))"
 
 /* Prepared once in store_open and reused: the claim is the hot path. */
 static const char *const stmt_sql[ST_MAX] = {
@@ -211,6 +237,15 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_JOB_LEASE] =
 	    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
 	    " owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1",
+	[ST_REJECT_BYTES] =
+	    "SELECT coalesce(sum(" REJECTED_ROW_BYTES "), 0) FROM rejected",
+	[ST_REJECT_BYTES_UPTO] =
+	    "SELECT coalesce(sum(" REJECTED_ROW_BYTES "), 0) FROM rejected"
+	    " WHERE id <= ?1",
+	[ST_REJECT_OLDEST] =
+	    "SELECT id, " REJECTED_ROW_BYTES " FROM rejected ORDER BY id"
+	    " LIMIT 64",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 static const char *const job_states[] = {
@@ -227,6 +262,11 @@ struct store {
 	int		 readonly;
 	int		 version;	/* schema version of the database */
 	int		 txn;		/* store_begin succeeded, not yet ended */
+	int		 have_id;	/* dev and ino are the file opened */
+	dev_t		 dev;
+	ino_t		 ino;
+	int64_t		 rej_bytes;	/* bytes in rejected; -1: count again */
+	int64_t		 data_version;	/* as last read, to see others' writes */
 	sqlite3_stmt	*st[ST_MAX];
 	char		 err[512];
 };
@@ -495,6 +535,85 @@ set_wal(struct store *s, char **err)
 	return -1;
 }
 
+/*
+ * Create a missing database 0600 before SQLite would (0644 under the usual
+ * umask): it holds raw requests. SQLite gives the -wal and -shm files the
+ * database's mode. A failure here is left for sqlite3_open_v2 to report.
+ */
+static void
+create_private(const char *path)
+{
+	int	fd;
+
+	if (*path == '\0' || strcmp(path, ":memory:") == 0)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd != -1)
+		close(fd);
+}
+
+/* Remember which file is open, to see later that it was moved away. */
+static void
+record_identity(struct store *s)
+{
+	struct stat	sb;
+
+	if (strcmp(s->path, ":memory:") == 0 || stat(s->path, &sb) == -1)
+		return;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->have_id = 1;
+}
+
+/* The last finding of store_moved in this process, for /healthz. */
+static pthread_mutex_t	moved_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		moved_why[512];
+
+static void
+note_moved(const char *why)
+{
+	pthread_mutex_lock(&moved_lock);
+	snprintf(moved_why, sizeof moved_why, "%s", why);
+	pthread_mutex_unlock(&moved_lock);
+}
+
+void
+store_moved_reason(char *buf, size_t len)
+{
+	pthread_mutex_lock(&moved_lock);
+	snprintf(buf, len, "%s", moved_why);
+	pthread_mutex_unlock(&moved_lock);
+}
+
+/*
+ * SQLite keeps writing to the file it opened, even once it is renamed or
+ * unlinked: compare the path's inode with the one opened (as
+ * SQLITE_FCNTL_HAS_MOVED does, but with the device too).
+ */
+static int
+sqlite_moved(struct store *s, char *why, size_t len)
+{
+	struct stat	sb;
+	char		buf[128];
+	int		moved = 1;
+
+	if (!s->have_id)
+		return 0;
+	if (stat(s->path, &sb) == -1)
+		snprintf(why, len, "database %s is gone (%s): it was moved or "
+		    "deleted while open; move it back to resume, or restart "
+		    "usagehookd", s->path, strerror_r(errno, buf, sizeof buf));
+	else if (sb.st_dev != s->dev || sb.st_ino != s->ino)
+		snprintf(why, len, "database %s is another file than the one "
+		    "opened: it was moved or replaced while open; move the "
+		    "original back to resume, or restart usagehookd to use "
+		    "the new one", s->path);
+	else
+		moved = 0;
+	note_moved(moved ? why : "");
+	return moved;
+}
+
 static void	sqlite_close(struct store *);
 
 static struct store *
@@ -510,7 +629,10 @@ sqlite_open(const char *path, int readonly, char **err)
 	s->ops = &store_sqlite_ops;
 	s->path = xstrdup(path);
 	s->readonly = readonly;
+	s->rej_bytes = -1;
 
+	if (!readonly)
+		create_private(path);
 	flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	if ((rc = sqlite3_open_v2(path, &s->db, flags, NULL)) != SQLITE_OK) {
@@ -525,6 +647,10 @@ sqlite_open(const char *path, int readonly, char **err)
 	rc = exec_sql(s->db, "PRAGMA synchronous = FULL");
 	if (rc == SQLITE_OK)
 		rc = exec_sql(s->db, "PRAGMA foreign_keys = ON");
+	/* A WAL that grew in a burst is cut back when it starts over. */
+	if (rc == SQLITE_OK && !readonly)
+		rc = exec_sql(s->db, "PRAGMA journal_size_limit = "
+		    STORE_STR(STORE_WAL_LIMIT));
 	if (rc != SQLITE_OK) {
 		open_error(err, path, "setting pragmas", s->db, rc, readonly);
 		goto bad;
@@ -560,6 +686,7 @@ sqlite_open(const char *path, int readonly, char **err)
 			goto bad;
 		}
 	}
+	record_identity(s);
 	return s;
 
 bad:
@@ -590,6 +717,12 @@ sqlite_errmsg(struct store *s)
 	return s->err[0] != '\0' ? s->err : "no error";
 }
 
+static const char *
+sqlite_path(struct store *s)
+{
+	return s->path;
+}
+
 static int
 sqlite_schema_version(struct store *s)
 {
@@ -605,6 +738,12 @@ sqlite_schema_latest(void)
 static int
 sqlite_begin(struct store *s)
 {
+	char	why[sizeof s->err];
+
+	if (store_moved(s, why, sizeof why)) {
+		set_err(s, "%s", why);
+		return -1;
+	}
 	if (run(s, ST_BEGIN, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	s->txn = 1;
@@ -623,6 +762,8 @@ sqlite_commit(struct store *s)
 		return -1;
 	}
 	r = run(s, ST_COMMIT, "COMMIT");
+	if (r == -1)
+		s->rej_bytes = -1;
 	/* A failed COMMIT may leave the transaction open for ROLLBACK. */
 	s->txn = !sqlite3_get_autocommit(s->db);
 	return r;
@@ -632,6 +773,7 @@ static int
 sqlite_rollback(struct store *s)
 {
 	s->txn = 0;
+	s->rej_bytes = -1;
 	/* SQLite may already have rolled back after an I/O or full error. */
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
@@ -759,45 +901,224 @@ end_own(struct store *s, int own, int r)
 		return r;
 	if (r == 0 && run(s, ST_COMMIT, "COMMIT") == 0)
 		return 0;
+	s->rej_bytes = -1;
 	if (!sqlite3_get_autocommit(s->db))
 		(void)run(s, ST_ROLLBACK, "ROLLBACK");
 	return -1;
 }
 
+/* What a refusal keeps of each part, in bytes (Twilio's whole request: ~2 KiB). */
+#define REJ_SHORT_MAX	256	/* remote, method, reason, sids, signature */
+#define REJ_URI_MAX	2048	/* uri and url */
+#define REJ_DETAIL_MAX	1024
+#define REJ_HEADERS_MAX	4096
+#define REJ_BODY_MAX	4096
+
+/*
+ * Bind a copy of v, cut to max bytes and then ending in "...[truncated
+ * from N bytes]" when it is longer; the bytes bound go to *bytes.
+ */
+static int
+bind_capped(sqlite3_stmt *st, int i, const char *v, size_t max,
+    int64_t *bytes)
+{
+	char	buf[REJ_HEADERS_MAX], mark[64];
+	size_t	len;
+	int	n;
+
+	if (v == NULL)
+		return sqlite3_bind_null(st, i);
+	if (max > sizeof buf)
+		max = sizeof buf;
+	if ((len = strlen(v)) <= max) {
+		*bytes += len;
+		return sqlite3_bind_text(st, i, v, len, SQLITE_TRANSIENT);
+	}
+	n = snprintf(mark, sizeof mark, "...[truncated from %zu bytes]", len);
+	memcpy(buf, v, max - n);
+	memcpy(buf + max - n, mark, n);
+	*bytes += max;
+	return sqlite3_bind_text(st, i, buf, max, SQLITE_TRANSIENT);
+}
+
+/* Bind the detail, saying first when the body was cut; 0 or an rc. */
+static int
+bind_detail(sqlite3_stmt *st, int i, const struct rejection *r,
+    int64_t *bytes)
+{
+	char	*d;
+	int	 rc;
+
+	if (r->body == NULL || r->bodylen <= REJ_BODY_MAX)
+		return bind_capped(st, i, r->detail, REJ_DETAIL_MAX, bytes);
+	if (asprintf(&d, "[body truncated from %zu bytes] %s", r->bodylen,
+	    r->detail != NULL ? r->detail : "") == -1)
+		return bind_capped(st, i, r->detail, REJ_DETAIL_MAX, bytes);
+	rc = bind_capped(st, i, d, REJ_DETAIL_MAX, bytes);
+	free(d);
+	return rc;
+}
+
+/* Bind every part of a refusal, each within its cap; the bytes to *bytes. */
+static int
+bind_rejection(sqlite3_stmt *st, const struct rejection *r, int64_t *bytes)
+{
+	size_t	bodylen = r->bodylen;
+	int	rc;
+
+	*bytes = 0;
+	rc = sqlite3_bind_int64(st, 1, r->at > 0 ? r->at : now_ms());
+	rc |= sqlite3_bind_int(st, 2, r->status);
+	rc |= bind_capped(st, 3, r->remote, REJ_SHORT_MAX, bytes);
+	rc |= bind_capped(st, 4, r->method, REJ_SHORT_MAX, bytes);
+	rc |= bind_capped(st, 5, r->uri, REJ_URI_MAX, bytes);
+	rc |= bind_capped(st, 6, r->reason != NULL ? r->reason : "unknown",
+	    REJ_SHORT_MAX, bytes);
+	rc |= bind_detail(st, 7, r, bytes);
+	rc |= bind_capped(st, 8, r->account_sid, REJ_SHORT_MAX, bytes);
+	rc |= bind_capped(st, 9, r->idempotency_token, REJ_SHORT_MAX, bytes);
+	rc |= bind_capped(st, 10, r->url, REJ_URI_MAX, bytes);
+	rc |= bind_capped(st, 11, r->headers, REJ_HEADERS_MAX, bytes);
+	if (r->body != NULL) {
+		if (bodylen > REJ_BODY_MAX)
+			bodylen = REJ_BODY_MAX;
+		rc |= sqlite3_bind_blob64(st, 12, r->body, bodylen,
+		    SQLITE_STATIC);
+		*bytes += bodylen;
+	}
+	rc |= bind_capped(st, 13, r->signature, REJ_SHORT_MAX, bytes);
+	return rc;
+}
+
+/* Step a one-value query with ?1 = arg (when the query has it). 0/-1. */
+static int
+stmt_int(struct store *s, enum stmt which, int64_t arg, int64_t *out,
+    const char *what)
+{
+	sqlite3_stmt	*st = s->st[which];
+	int		 rc;
+
+	if (sqlite3_bind_parameter_count(st) > 0)
+		sqlite3_bind_int64(st, 1, arg);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc != SQLITE_ROW)
+		set_dberr(s, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Know the bytes of the rejected table: counted once, then kept in step
+ * with our own inserts and deletes, and counted again when another
+ * connection (retention, usagehookctl purge) changed the database.
+ */
+static int
+rejected_bytes_sync(struct store *s)
+{
+	int64_t	version;
+
+	if (stmt_int(s, ST_DATA_VERSION, 0, &version, "data_version") == -1)
+		return -1;
+	if (version != s->data_version)
+		s->rej_bytes = -1;
+	s->data_version = version;
+	if (s->rej_bytes >= 0)
+		return 0;
+	return stmt_int(s, ST_REJECT_BYTES, 0, &s->rej_bytes,
+	    "measuring rejected");
+}
+
+/* Delete the rejected rows up to id cut, minding their bytes. */
+static int
+rejected_drop_upto(struct store *s, int64_t cut)
+{
+	int64_t	freed;
+
+	if (stmt_int(s, ST_REJECT_BYTES_UPTO, cut, &freed,
+	    "measuring rejected") == -1)
+		return -1;
+	sqlite3_bind_int64(s->st[ST_REJECT_TRIM], 1, cut);
+	if (run(s, ST_REJECT_TRIM, "trimming rejected") == -1)
+		return -1;
+	s->rej_bytes -= freed;
+	return 0;
+}
+
+/*
+ * Drop the oldest rejected rows until the rest fit STORE_REJECTED_BYTES,
+ * at most 4 x 64 rows a call: a table an older release let grow huge is
+ * brought down over a few refusals, not in one long transaction.
+ */
+static int
+rejected_fit_bytes(struct store *s)
+{
+	sqlite3_stmt	*st = s->st[ST_REJECT_OLDEST];
+	int64_t		 over, freed, cut;
+	int		 rc = SQLITE_OK, rounds = 4;
+
+	while ((over = s->rej_bytes - STORE_REJECTED_BYTES) > 0 &&
+	    rounds-- > 0) {
+		freed = 0;
+		cut = -1;
+		while (freed < over && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			cut = sqlite3_column_int64(st, 0);
+			freed += sqlite3_column_int64(st, 1);
+		}
+		rc = freed < over && rc != SQLITE_DONE ? rc : SQLITE_OK;
+		sqlite3_reset(st);
+		if (rc != SQLITE_OK) {
+			set_dberr(s, "measuring rejected");
+			return -1;
+		}
+		if (cut == -1) {
+			/* Empty: the count had drifted. */
+			s->rej_bytes = 0;
+			return 0;
+		}
+		if (rejected_drop_upto(s, cut) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Keep a refusal, each part within its cap, then trim the oldest rows to
+ * STORE_REJECTED_CAP rows and STORE_REJECTED_BYTES bytes: a flood of huge
+ * forged requests costs a bounded amount of disk.
+ */
 static int
 sqlite_reject(struct store *s, const struct rejection *r)
 {
 	sqlite3_stmt	*st = s->st[ST_REJECT];
 	sqlite3_int64	 cut;
+	int64_t		 bytes;
 	int		 own, rv = -1;
 
 	if (begin_own(s, &own) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, r->at > 0 ? r->at : now_ms());
-	sqlite3_bind_int(st, 2, r->status);
-	bind_text(st, 3, r->remote);
-	bind_text(st, 4, r->method);
-	bind_text(st, 5, r->uri);
-	bind_text(st, 6, r->reason != NULL ? r->reason : "unknown");
-	bind_text(st, 7, r->detail);
-	bind_text(st, 8, r->account_sid);
-	bind_text(st, 9, r->idempotency_token);
-	bind_text(st, 10, r->url);
-	bind_text(st, 11, r->headers);
-	if (r->body != NULL)
-		sqlite3_bind_blob64(st, 12, r->body, r->bodylen, SQLITE_STATIC);
-	bind_text(st, 13, r->signature);
+	if (rejected_bytes_sync(s) == -1)
+		goto out;
+	if (bind_rejection(st, r, &bytes) != SQLITE_OK) {
+		set_dberr(s, "recording a rejection: binding");
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		goto out;
+	}
 	if (run(s, ST_REJECT, "recording a rejection") == -1)
 		goto out;
+	s->rej_bytes += bytes;
 	/* Ids only grow, so the newest CAP rows are those above this cut. */
 	cut = sqlite3_last_insert_rowid(s->db) - STORE_REJECTED_CAP;
-	if (cut > 0) {
-		sqlite3_bind_int64(s->st[ST_REJECT_TRIM], 1, cut);
-		if (run(s, ST_REJECT_TRIM, "trimming rejected") == -1)
-			goto out;
-	}
+	if (cut > 0 && rejected_drop_upto(s, cut) == -1)
+		goto out;
+	if (rejected_fit_bytes(s) == -1)
+		goto out;
 	rv = 0;
 out:
+	if (rv == -1)
+		s->rej_bytes = -1;
 	return end_own(s, own, rv);
 }
 
@@ -1572,6 +1893,50 @@ sqlite_purge(struct store *s, int64_t callbacks_before_ms,
 	return rv;
 }
 
+/* One count of a purge preview, bound to before; 0/-1. */
+static int
+count_before(struct store *s, const char *sql, int64_t before, int64_t *n,
+    int64_t *n2)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*n = 0;
+	if (n2 != NULL)
+		*n2 = 0;
+	if (before <= 0)
+		return 0;
+	if (prepare(s, sql, &st, "counting what a purge deletes") == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		if (n2 != NULL)
+			*n2 = sqlite3_column_int64(st, 1);
+	} else
+		set_dberr(s, "counting what a purge deletes");
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+sqlite_purge_counts(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, struct purge_counts *pc)
+{
+	memset(pc, 0, sizeof *pc);
+	if (count_before(s, "SELECT count(*) FROM callbacks"
+	    " WHERE received_at < ?1", callbacks_before_ms, &pc->callbacks,
+	    NULL) == -1 ||
+	    count_before(s, "SELECT count(*), coalesce(sum(j.state IN"
+	    " ('queued', 'running')), 0) FROM jobs j JOIN callbacks c"
+	    " ON c.id = j.callback_id WHERE c.received_at < ?1",
+	    callbacks_before_ms, &pc->jobs, &pc->jobs_pending) == -1 ||
+	    count_before(s, "SELECT count(*) FROM rejected WHERE at < ?1",
+	    rejected_before_ms, &pc->rejected, NULL) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 sqlite_autocheckpoint(struct store *s, int pages)
 {
@@ -1595,7 +1960,37 @@ sqlite_checkpoint(struct store *s, int *left)
 		return -1;
 	}
 	if (left != NULL)
-		*left = nlog > nckpt ? nlog - nckpt : 0;
+		*left = rc == SQLITE_BUSY || nlog < 0 ? -1 :
+		    nlog > nckpt ? nlog - nckpt : 0;
+	return 0;
+}
+
+static int64_t
+sqlite_wal_bytes(struct store *s)
+{
+	struct stat	sb;
+	char		wal[4096];
+
+	if (snprintf(wal, sizeof wal, "%s-wal", s->path) >= (int)sizeof wal ||
+	    stat(wal, &sb) == -1)
+		return 0;
+	return sb.st_size;
+}
+
+static int
+sqlite_checkpoint_truncate(struct store *s)
+{
+	int	rc;
+
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	/* BUSY: a reader or the writer held on past the busy timeout. */
+	if (rc == SQLITE_BUSY)
+		return 1;
+	if (rc != SQLITE_OK) {
+		set_dberr(s, "checkpoint (truncate)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -1777,4 +2172,9 @@ const struct store_ops store_sqlite_ops = {
 	.import_rejected = sqlite_import_rejected,
 	.autocheckpoint = sqlite_autocheckpoint,
 	.checkpoint = sqlite_checkpoint,
+	.path = sqlite_path,
+	.purge_counts = sqlite_purge_counts,
+	.wal_bytes = sqlite_wal_bytes,
+	.checkpoint_truncate = sqlite_checkpoint_truncate,
+	.moved = sqlite_moved,
 };

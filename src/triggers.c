@@ -266,23 +266,26 @@ static void
 ex_fail(struct exchange *ex, char **err)
 {
 	struct twilio	*tw = ex->tw;
-	char		 buf[256];
+	char		 buf[512], url[288];
 	int		 dns;
 
+	snprintf(url, sizeof url, "https://%s%s%s:%d", strchr(tw->host, ':') ?
+	    "[" : "", tw->host, strchr(tw->host, ':') ? "]" : "", tw->port);
 	if (https_error(ex->bev, ex->verify_error, buf, sizeof buf) != NULL)
 		seterr(err, "TLS: %s (%s:%d)", buf, tw->host, tw->port);
 	else if ((dns = bufferevent_socket_get_dns_error(ex->bev)) != 0)
-		seterr(err, "cannot resolve %s: %s", tw->host,
-		    evutil_gai_strerror(dns));
+		seterr(err, "cannot resolve %s: %s; is the API base right? "
+		    "(twilio_api in the configuration, --api-base on the "
+		    "command line)", tw->host, dns_error(dns));
 	else if (ex->timed_out || ex->req_error == EVREQ_HTTP_TIMEOUT + 1)
 		seterr(err, "no answer from %s:%d within %d s", tw->host,
 		    tw->port, TWILIO_TIMEOUT_MS / 1000);
 	else if (!ex->connected)
 		seterr(err, "cannot connect to %s:%d (refused, unreachable, "
 		    "or closed during the TLS handshake)", tw->host, tw->port);
-	else if (ex->req_error == EVREQ_HTTP_DATA_TOO_LONG + 1)
-		seterr(err, "the answer from %s:%d is too long", tw->host,
-		    tw->port);
+	else if (https_answer_error(buf, sizeof buf, url, ex->req_error - 1,
+	    TWILIO_BODY_MAX) != NULL)
+		seterr(err, "%s", buf);
 	else
 		seterr(err, "%s:%d closed the connection without an answer",
 		    tw->host, tw->port);
@@ -325,7 +328,7 @@ request_once(struct twilio *tw, enum evhttp_cmd_type method,
 	}
 	evhttp_connection_set_retries(ex.conn, 0);
 	evhttp_connection_set_closecb(ex.conn, ex_close_cb, &ex);
-	evhttp_connection_set_max_body_size(ex.conn, TWILIO_BODY_MAX);
+	https_bound(ex.conn, TWILIO_BODY_MAX);
 	/* Our timer bounds the exchange; libevent's fire later. */
 	tv.tv_sec = TWILIO_TIMEOUT_MS / 1000 + 1;
 	tv.tv_usec = 0;

@@ -51,6 +51,7 @@ struct callback {
 	struct params	 params;	/* decoded body or query parameters */
 	struct usage_fields f;
 	int64_t		 received_at;	/* milliseconds since the epoch */
+	int		 verified_by;	/* 1 primary token, 2 secondary, 0 */
 };
 
 /* Why a request was refused; a row of the rejected table. */

@@ -10,29 +10,35 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "version.h"
 
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
+	{ "categories", cmd_categories, "categories [--json]" },
 	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] "
-	    "[--limit N] [--json]" },
+	    "[--limit N] [--wide] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
-	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] [--connect ADDR] "
-	    "[--resign] [--dry-run] [--token-file F] [--secondary] "
+	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
+	    "[--connect [http[s]://]ADDR] [--resign] [--keep-auth] "
+	    "[--dry-run] [--token-file F] [--secondary] "
 	    "[--ca-file F] [--timeout SEC] [-v] [--json]" },
 	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME] [--json]" },
 	{ "test-rules", cmd_test_rules, "test-rules [TOKEN|ID] "
 	    "[--param K=V ...] [--json]" },
 	{ "jobs", cmd_jobs, "jobs [--dead | --state STATE] [--limit N] "
+	    "[--wide] [--json]" },
+	{ "retry", cmd_retry, "retry JOB... | --all-dead [--rule R] "
 	    "[--json]" },
-	{ "retry", cmd_retry, "retry JOB... [--json]" },
+	{ "tail", cmd_tail, "tail [--since T] [--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
-	{ "purge", cmd_purge, "purge --older-than DURATION [--json]" },
+	{ "purge", cmd_purge, "purge --older-than DURATION [--force] [--json]" },
 	{ "copy-db", cmd_copy_db, "copy-db FILE postgresql://... [--quiet] "
 	    "[--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
 	    "[--secondary] [-v] [K=V ...]" },
-	{ "send", cmd_send, "send [--url URL] [--connect ADDR] [--method M] "
+	{ "send", cmd_send, "send [--url URL] [--connect [http[s]://]ADDR] "
+	    "[--method M] "
 	    "[--token-file F] [--secondary] [--ca-file F] [-H 'Name: value'] "
 	    "[--timeout SEC] [--bare] [-v] [K=V ...]" },
 	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"
@@ -48,8 +54,10 @@ usage(FILE *f)
 
 	fprintf(f, "usage: usagehookctl [-c CONFIG] [-d DATABASE] COMMAND "
 	    "[ARGS]\n  -c, --config FILE     configuration file (default %s)\n"
+	    "                        ($USAGEHOOKD_CONFIG overrides the default)\n"
 	    "  -d, --database FILE   database (default: the config's)\n"
-	    "commands:\n", DEFAULT_CONFIG);
+	    "  -V, --version         print the versions and exit\n"
+	    "commands:\n", config_default_file());
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 }
@@ -61,6 +69,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "database", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl	 ctl;
@@ -68,13 +77,13 @@ main(int argc, char **argv)
 	int		 ch, rc;
 
 	memset(&ctl, 0, sizeof ctl);
-	ctl.config_file = DEFAULT_CONFIG;
+	ctl.config_file = config_default_file();
 	log_init("usagehookctl", 0);
 	/* A peer that closes under TLS must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:c:d:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+:c:d:hV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -86,6 +95,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			version_print(stdout, "usagehookctl");
 			return EXIT_OK;
 		case ':':
 			fprintf(stderr, "usagehookctl: option %s needs a "

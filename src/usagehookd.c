@@ -23,12 +23,16 @@
 #include "housekeeping.h"
 #include "notify.h"
 #include "store.h"
+#include "version.h"
+#include "xmalloc.h"
 
 #define DRAIN_SECONDS	10
 
 struct daemon {
 	const char		*config_file;
 	struct config		*conf;
+	char			*listening;	/* listen at start; NULL: systemd's */
+	char			*database;	/* database at start */
 	struct event_base	*base;
 	struct store		*store;
 	struct committer	*committer;
@@ -46,10 +50,14 @@ struct daemon {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: usagehookd [-v] [-c config] [-n | --check-config]\n"
-	    "  -c, --config FILE    configuration file (default %s)\n"
+	fprintf(f, "usage: usagehookd [-v] [-c config] [-n | --check-config] "
+	    "[--version]\n"
+	    "  -c, --config FILE    configuration file (default %s;\n"
+	    "                       $USAGEHOOKD_CONFIG overrides the default)\n"
 	    "  -n, --check-config   check the configuration and exit\n"
-	    "  -v, --verbose        log debug messages\n", DEFAULT_CONFIG);
+	    "  -v, --verbose        log debug messages\n"
+	    "  -V, --version        print the versions and exit\n",
+	    config_default_file());
 }
 
 static void
@@ -63,7 +71,7 @@ static int
 reload(struct daemon *d)
 {
 	struct config	*conf;
-	char		*errs = NULL, *line, *save, shown[1024];
+	char		*errs = NULL, *line, *save, shown[1024], shown2[1024];
 	size_t		 len = 0;
 	FILE		*f;
 
@@ -89,17 +97,22 @@ reload(struct daemon *d)
 		return -1;
 	}
 	free(errs);
-	if (strcmp(conf->listen, d->conf->listen) != 0)
-		log_warnx("reload: listen changed to %s; restart to apply",
-		    conf->listen);
-	if (strcmp(conf->database, d->conf->database) != 0)
-		log_warnx("reload: database changed to %s; restart to apply",
-		    store_shown(conf->database, shown, sizeof shown));
+	/* Against what runs, not the last file: a change undone is none. */
+	if (d->listening != NULL && strcmp(conf->listen, d->listening) != 0)
+		log_warnx("reload: listen changed to %s; still listening on "
+		    "%s until a restart", conf->listen, d->listening);
+	if (strcmp(conf->database, d->database) != 0) {
+		store_shown(conf->database, shown, sizeof shown);
+		store_shown(d->database, shown2, sizeof shown2);
+		log_warnx("reload: database changed to %s; still using %s "
+		    "until a restart", shown, shown2);
+	}
 	server_set_config(d->server, conf);
 	/* The dispatcher frees the old one once no running job uses it. */
 	dispatcher_set_config(d->dispatcher, conf);
 	housekeeping_set(d->housekeeping, &conf->retention);
 	d->conf = conf;
+	d->metrics.triggers = conf->ntriggers;
 	log_info("reloaded %s", d->config_file);
 	return 0;
 }
@@ -185,6 +198,7 @@ main(int argc, char *argv[])
 		{ "check-config",	no_argument,		NULL, 'n' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ "help",		no_argument,		NULL, 'h' },
+		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
@@ -199,8 +213,8 @@ main(int argc, char *argv[])
 	int		 ch, check = 0, verbose = 0, recovered, nfds, fd;
 
 	memset(&d, 0, sizeof d);
-	d.config_file = DEFAULT_CONFIG;
-	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
+	d.config_file = config_default_file();
+	while ((ch = getopt_long(argc, argv, "c:nvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.config_file = optarg;
@@ -213,6 +227,9 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			version_print(stdout, "usagehookd");
 			return 0;
 		default:
 			usage(stderr);
@@ -288,6 +305,10 @@ main(int argc, char *argv[])
 		    "is not used", fd, fdnames[fd - NOTIFY_LISTEN_FDS_START]);
 	}
 	notify_names_free(fdnames, nfds);
+	d.database = xstrdup(d.conf->database);
+	d.metrics.started = time(NULL);
+	d.metrics.triggers = d.conf->ntriggers;
+	d.listening = nfds > 0 ? NULL : xstrdup(d.conf->listen);
 	where = nfds > 0 ? "sockets passed by systemd" : d.conf->listen;
 	if (nfds == 0 && server_listen(d.server, d.conf->listen) == -1)
 		fatalx("cannot listen on %s (key 'listen' in %s)",
@@ -328,6 +349,9 @@ main(int argc, char *argv[])
 	if (d.watchdog != NULL)
 		event_free(d.watchdog);
 	event_base_free(d.base);
+	free(d.listening);
+	free(d.database);
+	metrics_free(&d.metrics);
 	log_info("stopped");
 	return 0;
 }

@@ -3,7 +3,9 @@
 # once for 20 deliveries; a failing one is retried on schedule, then dead; a
 # crash before an action ran does not lose it; http actions reach a loopback
 # server over TLS and refuse a wrong host; SIGHUP with a broken file keeps
-# the old rules; hostile parameter values reach exec verbatim.
+# the old rules; hostile parameter values reach exec verbatim; a captured
+# callback re-split (Recurring moved into the token, same signature) is
+# refused and runs nothing again.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -74,6 +76,16 @@ start_sink good -c "$T/good.pem" -k "$T/good.key"
 start_sink bad -c "$T/bad.pem" -k "$T/bad.key"
 GOOD=$(cat "$T/good.port")
 BAD=$(cat "$T/bad.port")
+# Targets whose answer never ends: headers, or a body, without end.
+FLOOD=$top_builddir/tests/fixtures/flood
+for mode in h b; do
+	"$FLOOD" -p "$T/flood-$mode.port" -o "$T/flood-$mode.log" -l $((512 * 1024 * 1024)) \
+	    $([ $mode = b ] && echo -b) >>"$T/sink.log" 2>&1 </dev/null &
+	uh_track "$!"
+	wait_for 5 test -s "$T/flood-$mode.port" || bail "flood $mode did not start"
+done
+FLOODH=$(cat "$T/flood-h.port")
+FLOODB=$(cat "$T/flood-b.port")
 printf 'secret-for-the-hook\n' >"$T/hook-secret"
 
 RULES=(
@@ -82,7 +94,7 @@ RULES=(
 "  - name: once"
 "    match: { UsageCategory: sms }"
 "    actions:"
-"      - exec: [\"$T/record.sh\", \"{UsageRecordUri}\", \"{CurrentValue}\"]"
+"      - exec: [\"$T/record.sh\", \"{UsageRecordUri}\", \"{DateFired}\"]"
 "  - name: failing"
 "    match: { UsageCategory: calls }"
 "    actions:"
@@ -98,6 +110,16 @@ RULES=(
 "      - http: https://127.0.0.1:$GOOD/hook"
 "        ca_file: $T/ca.pem"
 "        headers: { X-Secret: { file: $T/hook-secret } }"
+"  - name: flood-headers"
+"    match: { UsageCategory: sms-outbound-longcode }"
+"    actions:"
+"      - http: http://127.0.0.1:$FLOODH/hook"
+"        max_attempts: 1"
+"  - name: flood-body"
+"    match: { UsageCategory: sms-outbound-shortcode }"
+"    actions:"
+"      - http: http://127.0.0.1:$FLOODB/hook"
+"        max_attempts: 1"
 "  - name: wronghost"
 "    match: { UsageCategory: recordings }"
 "    actions:"
@@ -128,10 +150,37 @@ like "$(cat "$T"/stdin.* 2>/dev/null)" '"IdempotencyToken":"once-1"' \
 # 2. Hostile values reach argv verbatim and run nothing.
 evil='$(touch '"$T"'/pwned); touch '"$T"'/pwned2 `touch '"$T"'/pwned3`'
 uh_send IdempotencyToken=evil-1 UsageCategory=sms "UsageRecordUri=$evil" \
-    "CurrentValue=1;rm -rf /" >/dev/null
+    "DateFired=1;rm -rf /" >/dev/null
 wait_for 10 has_lines "$T/exec.out" 2
 is "$(sed -n 2p "$T/exec.out")" "$evil|evil-1|1;rm -rf /" \
     "shell syntax in parameters reaches exec as plain text"
+
+# 2b. Issue 11: the signature covers names and values run together, so a
+# captured callback with "&Recurring=daily" dropped and "Recurringdaily"
+# appended to its token verifies; it must not be stored as a new firing.
+out=$(uh_send UsageCategory=sms)
+tok=${out##*IdempotencyToken=}
+like "$tok" '^AC[0-9a-f]{32}-FIRES-UT[0-9a-f]{32}-' "a firing with Twilio's token shape: $tok"
+wait_for 10 has_lines "$T/exec.out" 3
+sql "SELECT body FROM callbacks WHERE idempotency_token = '$tok'" >"$T/captured.body"
+capsig=$(sql "SELECT signature FROM callbacks WHERE idempotency_token = '$tok'")
+resplit=$(sed -e 's/&Recurring=daily//' -e 's/\(IdempotencyToken=[^&]*\)/\1Recurringdaily/' \
+    "$T/captured.body" | tr -d '\n')
+isnt "$resplit" "$(cat "$T/captured.body")" "the captured body is re-split"
+is "$(uh_status "$UH_PATH" -H "X-Twilio-Signature: $capsig" \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "$resplit")" 400 \
+    "the re-split request (signature still valid) is refused 400"
+# The rejected row is written after the answer: wait for it (5 s at most).
+is "$(sql_eventually "SELECT reason || ': ' || detail FROM rejected ORDER BY id DESC LIMIT 1" \
+    "invalid-callback: Recurring missing")" \
+    "invalid-callback: Recurring missing" "rejected says Recurring is missing"
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token LIKE '$tok%'")" 1 \
+    "no second callback row under the longer token"
+is "$(uh_status "$UH_PATH" -H "X-Twilio-Signature: $capsig" \
+    -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-binary "$(tr -d '\n' <"$T/captured.body")")" 200 \
+    "the captured request itself is still a duplicate 200"
+is "$(uh_header X-Usagehook-Duplicate)" 1 "marked duplicate"
 ok "nothing the values asked for was run" \
     test ! -e "$T/pwned" -a ! -e "$T/pwned2" -a ! -e "$T/pwned3"
 
@@ -158,6 +207,30 @@ like "$line" '\[X-Secret: secret-for-the-hook\]' "and the secret header read fro
 like "$line" '"UsageCategory":"totalprice"' "and the callback as JSON"
 unlike "$(cat "$UH_LOG")" "secret-for-the-hook" "the secret is never logged"
 
+# 4b. Issue 11: an http target streaming headers (or a body) forever costs
+# the daemon 64 KiB (1 MiB), not 610 MB: the job fails naming URL and limit.
+# The daemon's peak RSS (VmHWM), in KiB.
+rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$UH_PID/status"; }
+rss0=$(rss_kib)
+uh_send IdempotencyToken=flood-h UsageCategory=sms-outbound-longcode >/dev/null
+uh_send IdempotencyToken=flood-b UsageCategory=sms-outbound-shortcode >/dev/null
+wait_for 30 state_is flood-h "dead 1"
+wait_for 30 state_is flood-b "dead 1"
+is "$(job_state flood-h):$(sql "SELECT last_error FROM jobs j JOIN callbacks c ON c.id = j.callback_id WHERE c.idempotency_token = 'flood-h'")" \
+    "dead 1:the answer from http://127.0.0.1:$FLOODH has a malformed status line or headers, or more than usagehookd's limit of 64 KiB of them" \
+    "a target streaming headers forever: the job fails, URL and limit named"
+is "$(job_state flood-b):$(sql "SELECT last_error FROM jobs j JOIN callbacks c ON c.id = j.callback_id WHERE c.idempotency_token = 'flood-b'")" \
+    "dead 1:the answer from http://127.0.0.1:$FLOODB has a body over usagehookd's limit of 1 MiB" \
+    "a target streaming a body forever: the job fails, URL and limit named"
+for mode in h b; do
+	wait_for 10 test -s "$T/flood-$mode.log"
+	read -r fsent fwhy <"$T/flood-$mode.log"
+	ok "flood-$mode: the daemon hung up after ${fsent:-?} bytes ($fwhy) of 512 MiB" \
+	    test "$fwhy" = peer-closed -a "${fsent:-999999999}" -lt $((32 * 1024 * 1024))
+done
+rss1=$(rss_kib)
+ok "the daemon's peak RSS grew by $((rss1 - rss0)) KiB (under 16 MiB)" test $((rss1 - rss0)) -lt 16384
+
 # 5. A certificate for another host name is refused.
 uh_send IdempotencyToken=wrong-1 UsageCategory=recordings >/dev/null
 wait_for 10 state_is wrong-1 "dead 1"
@@ -175,8 +248,9 @@ like "$(cat "$UH_LOG")" "usagehookd.yaml:[0-9]+:[0-9]+:" "a broken file on SIGHU
 # usagehookctl reads the config too: send with the good copy.
 timeout 30 "$UH_CTL" -c "$T/good.yaml" send IdempotencyToken=after-hup \
     UsageCategory=sms >/dev/null 2>>"$T/ctl.err"
-wait_for 10 has_lines "$T/exec.out" 3
-like "$(sed -n 3p "$T/exec.out")" "after-hup" "the old rules keep running after the refused reload"
+wait_for 10 has_lines "$T/exec.out" 4
+is "$(grep -c "|$tok|" "$T/exec.out")" 1 "the re-split ran no action again"
+like "$(sed -n 4p "$T/exec.out")" "after-hup" "the old rules keep running after the refused reload"
 cp "$T/good.yaml" "$UH_CONF"
 
 # 6b. A valid reload: a new rule and a new account apply from then on.

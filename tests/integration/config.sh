@@ -101,6 +101,42 @@ run_d --check-config -c "$T/no-such.yaml"
 is "$rc" 1 "missing config file: exit 1"
 like "$(cat "$T/err")" "no-such\\.yaml" "the message names the file"
 
+# http: URLs libevent cannot parse (issue 11): refused at check-config,
+# not at every attempt of the action; a secret header over plain http is a
+# warning and the file still loads.
+cp "$good" "$bad"
+printf 'secret\n' >"$T/hook-secret"
+cat >>"$bad" <<YAML
+rules:
+  - name: r
+    actions:
+      - http: https://ops.example.com/hook/{UsageCategory}
+      - http: "https://ops.example.com/a|b"
+      - http: https://ops.example.com/\`id\`
+YAML
+n=$(wc -l <"$bad")
+ctl -c "$bad" check-config >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "1:$bad:$((n - 2)):15: http: 'https://ops.example.com/hook/{UsageCategory}' is not an http:// or https:// URL: its '{' at character 30 is not allowed in a URL: write it as %7B
+$bad:$((n - 1)):15: http: 'https://ops.example.com/a|b' is not an http:// or https:// URL: its '|' at character 26 is not allowed in a URL: write it as %7C
+$bad:$n:15: http: 'https://ops.example.com/\`id\`' is not an http:// or https:// URL: its '\`' at character 25 is not allowed in a URL: write it as %60" \
+    "usagehookctl check-config: URLs libevent cannot parse refused with file:line:col"
+run_d --check-config -c "$bad"
+is "$rc" 1 "usagehookd --check-config refuses them too"
+cp "$good" "$bad"
+cat >>"$bad" <<YAML
+rules:
+  - name: r
+    actions:
+      - http: http://ops.example.com/hook
+        headers: { X-Secret: { file: $T/hook-secret } }
+      - http: https://ops.example.com/hook
+        headers: { X-Secret: { file: $T/hook-secret } }
+YAML
+n=$(wc -l <"$bad")
+ctl -c "$bad" check-config >"$T/out" 2>"$T/err"
+is "$?:$(cat "$T/err")" "0:$bad:$((n - 2)):9: warning: headers X-Secret: a secret read from $T/hook-secret is sent to http://ops.example.com/hook in clear text; use https://" \
+    "a secret header for a plain http:// URL: a warning, the file loads (not for https://)"
+
 # The good config still starts.
 uh_start
 is "$(uh_status /healthz)" 200 "the good config starts: /healthz 200"

@@ -176,6 +176,52 @@ is "$rc" 2 "replay without a callback: exit 2"
 grep -qF "$UH_TOKEN" "$T/out" "$T/err"
 is "$?" 1 "replay never prints the auth token"
 
+# ---- stored credentials (issue 11) ---------------------------------------------
+# Twilio sends Basic credentials when the callback URL has userinfo: a replay
+# leaves them (and cookies) out unless --keep-auth, and warns before sending
+# a signed request in clear text to another host.
+uh_params rp-auth UsageCategory=mms	# no rule: the counts below stay
+is "$(uh_post_signed -H 'Authorization: Basic dHdpbGlvOnMzY3JldA==' -H 'Cookie: session=abc123')" 200 \
+    "A stores rp-auth, sent with Authorization and Cookie"
+like "$(sql "SELECT headers FROM callbacks WHERE idempotency_token = 'rp-auth'")" \
+    "Authorization: Basic dHdpbGlvOnMzY3JldA==" "A keeps the request's headers as they came"
+c replay rp-auth --dry-run
+grep -qiE $'^(Authorization|Cookie):' "$T/out"
+is "$rc:$?" "0:1" "replay: no Authorization or Cookie in what it sends"
+like "$(cat "$T/err")" "left out the stored Authorization, Cookie \(credentials for the original URL\); --keep-auth sends them" \
+    "replay says it left them out and how to keep them"
+c replay rp-auth --dry-run --keep-auth
+is "$rc:$(grep -ciE $'^(Authorization: Basic dHdpbGlvOnMzY3JldA==|Cookie: session=abc123)\r$' "$T/out")" "0:2" \
+    "replay --keep-auth: both sent as stored"
+unlike "$(cat "$T/err")" "left out" "replay --keep-auth: no note"
+c replay rp-auth --to "$B_URL" --connect "unix:$B_SOCK"
+is "$rc:$(cat "$T/out")" "0:200 OK IdempotencyToken=rp-auth" "replay --to B: accepted"
+is "$(bsql "SELECT instr(headers, 'Authorization') + instr(headers, 'Cookie') FROM callbacks WHERE idempotency_token = 'rp-auth'")" 0 \
+    "B received neither Authorization nor Cookie"
+unlike "$(cat "$T/err")" "warning" "no warning over a Unix socket"
+c replay rp-auth --to "http://192.0.2.10$UH_PATH" --dry-run
+like "$(cat "$T/err")" "warning: a signed request goes over plain http to 192.0.2.10, not the host it was sent to" \
+    "replay --to http://another-host: a warning (dry run: nothing sent)"
+c replay rp-auth --to "http://192.0.2.10$UH_PATH" --dry-run --keep-auth
+like "$(cat "$T/err")" "warning: a signed request, with any stored credentials, goes over plain http" \
+    "with --keep-auth the warning says the credentials go too"
+c replay rp-auth --to "https://192.0.2.10$UH_PATH" --dry-run
+unlike "$(cat "$T/err")" "warning" "no warning over https"
+c replay rp-auth --to "http://127.0.0.1:1$UH_PATH" --dry-run
+unlike "$(cat "$T/err")" "warning" "no warning to a loopback address"
+c replay rp-auth --to "http://$(sql "SELECT substr(url, 8, instr(substr(url, 8), '/') - 1) FROM callbacks WHERE idempotency_token = 'rp-auth'")$UH_PATH" --dry-run
+unlike "$(cat "$T/err")" "warning" "no warning to the host it was sent to"
+
+# A target whose answer never ends: refused at 64 KiB of headers.
+"$top_builddir/tests/fixtures/flood" -p "$T/flood.port" -o "$T/flood.log" \
+    -l $((512 * 1024 * 1024)) >>"$T/b.out" 2>&1 </dev/null &
+uh_track "$!"
+wait_for 5 test -s "$T/flood.port" || bail "flood did not start"
+c replay rp-auth --to "http://127.0.0.1:$(cat "$T/flood.port")$UH_PATH"
+fport=$(cat "$T/flood.port")
+is "$rc:$(tail -n 1 "$T/err")" "1:usagehookctl: replay: the answer from http://127.0.0.1:$fport$UH_PATH (127.0.0.1:$fport) has more than usagehookctl's limit of 64 KiB of status line and headers" \
+    "replay to a server streaming headers forever: exit 1 at 64 KiB"
+
 # ---- test-rules ----------------------------------------------------------------
 jobs_before=$(sql "SELECT count(*) FROM jobs")
 c test-rules rp-1

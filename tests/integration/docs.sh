@@ -70,6 +70,11 @@ for cmd in $commands; do
 done
 is "$(complete_words usagehookctl jobs --state d | sort | tr '\n' ' ')" "dead done " \
     "completion: job states"
+is "$(PATH=$top_builddir:$PATH complete_words usagehookctl list --category sms-out |
+    tr '\n' ' ')" "sms-outbound sms-outbound-content-inspection sms-outbound-longcode sms-outbound-shortcode " \
+    "completion: usage categories after --category"
+is "$("$UH_CTL" categories | wc -l)" "$(wc -l <"$top_srcdir/src/categories.txt")" \
+    "usagehookctl categories prints every category"
 
 # ---- make install --------------------------------------------------------------
 if [ -f "$top_builddir/Makefile" ] && command -v make >/dev/null 2>&1; then

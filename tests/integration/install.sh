@@ -55,6 +55,16 @@ else
 	skip "units installed" "configured with --with-systemdsystemunitdir=no"
 fi
 
+# The sample as README's deployment section checks it, on a fresh host: only
+# the token file added, before the service has ever started (nothing under
+# /var/lib/usagehookd or /var/log/usagehookd is needed).
+(umask 077 && printf '%s\n' "$UH_TOKEN" >"$R$uh_sysconfdir/usagehookd/twilio-auth-token")
+out=$(cd / && CREDENTIALS_DIRECTORY=$R$uh_sysconfdir/usagehookd \
+    "$R$uh_sbindir/usagehookd" --check-config -c "$CONF" 2>&1)
+is "$?" 0 "the installed sample passes README's check-config with only the token added" ||
+	diag "$out"
+rm -f "$R$uh_sysconfdir/usagehookd/twilio-auth-token"
+
 # An operator's edit survives the next install.
 echo "# local edit" >>"$CONF"
 ok "a second make install" inst install

@@ -385,6 +385,17 @@ uh_send() {
 	ctl send "$@" 2>>"$T/ctl.err"
 }
 
+# uh_wait SECONDS CMD...: run CMD until it succeeds, at most SECONDS long.
+uh_wait() {
+	local end=$((SECONDS + $1))
+	shift
+	while [ "$SECONDS" -le "$end" ]; do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # sql QUERY: run a query on the daemon's database.
 sql() {
 	sqlite3 -batch -cmd '.timeout 5000' "$UH_DB" "$@"

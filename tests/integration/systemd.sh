@@ -20,6 +20,7 @@ for d in /lib/systemd/system /usr/lib/systemd/system; do
 done
 [ -n "$HOST_UNITS" ] || skip_all "no systemd unit files on this host (apt-get install systemd)"
 KILL=$(type -P kill) || skip_all "no kill binary (apt-get install procps)"
+ENV=$(type -P env) || skip_all "no env binary (apt-get install coreutils)"
 
 R=$T/root
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout 300 \
@@ -31,10 +32,12 @@ SOCK=$UNITDIR/usagehookd.socket
 [ -f "$R$SVC" ] || bail "make install put no $SVC under $R"
 
 # The root verify needs: our install, the host's targets (sysinit.target,
-# sockets.target, ...) in the unit path, and the /bin/kill of ExecReload.
+# sockets.target, ...) in the unit path, and ExecReload's /usr/bin/env and
+# /bin/kill.
 mkdir -p "$R/lib/systemd/system" "$R/usr/bin"
 cp -an "$HOST_UNITS/." "$R/lib/systemd/system/"
 cp "$KILL" "$R/usr/bin/kill"
+cp "$ENV" "$R/usr/bin/env"
 [ -e "$R/bin" ] || ln -s usr/bin "$R/bin"
 if [ "$UNITDIR" != /lib/systemd/system ]; then
 	cp "$R$SVC" "$R$SOCK" "$R/lib/systemd/system/"
@@ -92,5 +95,23 @@ cred=$(sed -n 's/^LoadCredential=\([^:]*\):.*/\1/p' "$R$SVC")
 like "$(cat "$top_srcdir/etc/usagehookd.yaml")" \
     "auth_token_file: (\\\$CREDENTIALS_DIRECTORY|\\\$\\{CREDENTIALS_DIRECTORY\\}|/run/credentials/usagehookd.service)/$cred" \
     "the sample config reads the credential LoadCredential= provides ($cred)"
+
+# Every credential the sample's active lines name is one the unit loads, and
+# every append file is in a directory the unit lets the service write.
+active=$(sed -e 's/#.*//' "$top_srcdir/etc/usagehookd.yaml")
+loaded=" $(sed -n 's/^LoadCredential=\([^:]*\):.*/\1/p' "$R$SVC" | tr '\n' ' ')"
+named=$(printf '%s\n' "$active" |
+    grep -oE '(\$CREDENTIALS_DIRECTORY|\$\{CREDENTIALS_DIRECTORY\}|/run/credentials/usagehookd\.service)/[A-Za-z0-9_.-]+' |
+    sed 's|.*/||' | sort -u | tr '\n' ' ')
+missing=
+for c in $named; do
+	case $loaded in *" $c "*) ;; *) missing="$missing $c" ;; esac
+done
+is "$missing" "" "the sample names no credential the unit does not load (${named% })"
+for f in $(printf '%s\n' "$active" | sed -n 's/^ *- *append: *//p'); do
+	like "$f" "^/var/(log|lib)/usagehookd/" "the sample's append $f is under LogsDirectory= or StateDirectory="
+done
+like "$(grep -E '^ *#?- *append:' "$top_srcdir/etc/usagehookd.yaml")" '/var/log/usagehookd/' \
+    "the sample's append example writes under /var/log/usagehookd (LogsDirectory=), as README says"
 
 done_testing

@@ -217,6 +217,33 @@ timeout 30 "$UH_CTL" -c "$T/apibase.yaml" triggers list --api-base "https://127.
     >/dev/null 2>"$T/t.err"
 is "$?:$(($(nreq) - before))" 0:1 "--api-base wins over twilio_api"
 
+# ---- an API that never stops answering (issue 11) ---------------------------------
+# Headers without end (or a body without end): refused at 64 KiB of headers
+# (16 MiB of body), the URL and the limit named; before, 2.4 GB of RSS.
+FLOOD=$top_builddir/tests/fixtures/flood
+for mode in headers body; do
+	"$FLOOD" -p "$T/flood-$mode.port" -o "$T/flood-$mode.log" -l $((512 * 1024 * 1024)) \
+	    -c "$T/good.pem" -k "$T/good.key" $([ $mode = body ] && echo -b) \
+	    >>"$T/fake.err" 2>&1 </dev/null &
+	uh_track "$!"
+	wait_for 5 test -s "$T/flood-$mode.port" || bail "flood $mode did not start"
+	fport=$(cat "$T/flood-$mode.port")
+	timeout 60 "$UH_CTL" -c "$T/base.yaml" triggers list \
+	    --api-base "https://127.0.0.1:$fport" >/dev/null 2>"$T/t.err"
+	rc=$?
+	if [ $mode = headers ]; then
+		want="the answer from https://127.0.0.1:$fport has a malformed status line or headers, or more than usagehookd's limit of 64 KiB of them"
+	else
+		want="the answer from https://127.0.0.1:$fport has a body over usagehookd's limit of 16 MiB"
+	fi
+	is "$rc:$(cat "$T/t.err")" "1:usagehookctl: triggers list: $want" \
+	    "an API streaming $mode forever: exit 1, the URL and the limit named"
+	wait_for 10 test -s "$T/flood-$mode.log"
+	read -r fsent fwhy <"$T/flood-$mode.log"
+	ok "and the client hung up after ${fsent:-?} bytes ($fwhy), far short of the 512 MiB it would send" \
+	    test "$fwhy" = peer-closed -a "${fsent:-999999999}" -lt $((32 * 1024 * 1024))
+done
+
 # ---- plan and apply --------------------------------------------------------------
 out=$(tctl create --category calls --value 10 --url https://elsewhere.example/hook --name foreign)
 FOREIGN=$(printf '%s\n' "$out" | field sid)

@@ -36,6 +36,22 @@ ok "callbacks are stored" [ "$(sql 'SELECT count(*) FROM callbacks')" = 180 ]
 ok "the WAL is reused after checkpoints: it does not grow with every batch" \
     [ "$s3" -le $((s1 * 2)) ]
 is "$(sql 'PRAGMA integrity_check')" ok "integrity_check ok"
+
+# A WAL a burst left long (here 24 MiB that another process wrote) is cut
+# back by the housekeeping thread (a TRUNCATE checkpoint past 16 MiB), even
+# with no write after it.
+sql "CREATE TABLE pad (x);
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24)
+    INSERT INTO pad SELECT randomblob(1048576) FROM n;" >/dev/null
+big=$(wal_size)
+diag "WAL after 24 MiB from another process: $big bytes"
+wal_short() { [ "$(wal_size)" -le 16777216 ]; }
+for _ in $(seq 1 50); do
+	wal_short && break
+	sleep 0.1
+done
+ok "the long WAL is cut back within a few ticks ($(wal_size) bytes)" wal_short
+is "$(sql 'SELECT count(*) FROM pad')" 24 "the rows it held are in the database"
 uh_stop
 is "$UH_STATUS" 0 "SIGTERM: exit 0"
 done_testing

@@ -100,7 +100,7 @@ peer_stop(struct peer *p)
 	close(p->fd);
 }
 
-/* One request to the peer at url's path, connecting to 127.0.0.1:port. */
+/* One request to the peer at url's path, in plain HTTP to 127.0.0.1:port. */
 static int
 do_request(struct peer *p, const char *method, const char *url,
     const char *body, int timeout_ms, struct client_response *resp,
@@ -110,7 +110,7 @@ do_request(struct peer *p, const char *method, const char *url,
 	char			 connect[32];
 	const char		*hdrs[] = { "User-Agent: test", NULL };
 
-	snprintf(connect, sizeof connect, "127.0.0.1:%d", p->port);
+	snprintf(connect, sizeof connect, "http://127.0.0.1:%d", p->port);
 	memset(&req, 0, sizeof req);
 	req.method = method;
 	req.url = url;
@@ -305,6 +305,32 @@ test_refused_connect_names_the_address(void **state)
 }
 
 static void
+test_connect_without_scheme_keeps_the_urls(void **state)
+{
+	struct peer		 p;
+	struct client_request	 req;
+	struct client_response	 r;
+	char			*err = NULL, connect[32];
+
+	/* An https URL sent to host:port is TLS there: a ClientHello. */
+	peer_start(&p, NULL);
+	p.hang_ms = 0;
+	snprintf(connect, sizeof connect, "127.0.0.1:%d", p.port);
+	memset(&req, 0, sizeof req);
+	req.method = "POST";
+	req.url = "https://hooks.example.com/twilio/usage";
+	req.connect = connect;
+	req.body = "x=1";
+	req.bodylen = 3;
+	req.timeout_ms = 500;
+	assert_int_equal(client_do(&req, &r, &err), -1);
+	free(err);
+	peer_stop(&p);
+	assert_int_equal((unsigned char)p.request[0], 0x16);
+	assert_null(strstr(p.request, "POST /"));
+}
+
+static void
 test_header_injection_is_refused(void **state)
 {
 	struct client_request	 req;
@@ -335,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_silent_peer_times_out),
 		cmocka_unit_test(test_refused_connect_names_the_address),
 		cmocka_unit_test(test_header_injection_is_refused),
+		cmocka_unit_test(test_connect_without_scheme_keeps_the_urls),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -635,13 +635,17 @@ test_yaml_syntax_error_reports_line(void **state)
 	    "    auth_token_file: token\n"
 	    "   listen: 127.0.0.1:8080\n",
 	    "5:4: syntax error: did not find expected '-' indicator (while "
-	    "parsing a block collection at line 3, column 3)\n");
+	    "parsing a block collection at line 3, column 3); check the "
+	    "indentation: the items of a list start with '- ' in one "
+	    "column\n");
 	assert_refused(e,
 	    "database: db\n"
 	    "accounts: [{sid: " SID_A ", auth_token_file: token}\n"
 	    "limits: {}\n",
 	    "3:1: syntax error: did not find expected ',' or ']' (while "
-	    "parsing a flow sequence at line 2, column 11)\n");
+	    "parsing a flow sequence at line 2, column 11); in [ … ] "
+	    "separate items with ',' and quote items containing ',', ':', "
+	    "'[' or ']'\n");
 }
 
 static void
@@ -1550,6 +1554,98 @@ test_http_url_and_headers_are_checked(void **state)
 }
 
 static void
+test_http_url_libevent_cannot_parse_is_refused(void **state)
+{
+	struct env	*e = *state;
+
+	/* Each of these made the action fail at every attempt at run time. */
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - http: https://ops.example.com/hook/{CurrentValue}\n"
+	    "      - http: https://ops.example.com/a|b\n"
+	    "      - http: \"https://ops.example.com/<x>\"\n"
+	    "      - http: 'https://ops.example.com/q?a=\"b\"'\n"
+	    "      - http: https://ops.example.com/x^y\n"
+	    "      - http: https://ops.example.com/`id`\n"
+	    "      - http: https://ops.example.com/50%\n"
+	    "      - http: \"https://ops.example.com/caf\\xe9\"\n"
+	    "      - http: https://ops.example.com/a\\b\n"
+	    "    continue: true\n"
+	    "  - name: fine\n"
+	    "    actions:\n"
+	    "      - http: \"https://ops.example.com/a-b_c.d~e/!$&'()*+,;=:@/"
+	    "%7B?x=%20&y=z\"\n",
+	    "6:15: http: 'https://ops.example.com/hook/{CurrentValue}' is not "
+	    "an http:// or https:// URL: its '{' at character 30 is not "
+	    "allowed in a URL: write it as %7B\n"
+	    "7:15: http: 'https://ops.example.com/a|b' is not an http:// or "
+	    "https:// URL: its '|' at character 26 is not allowed in a URL: "
+	    "write it as %7C\n"
+	    "8:15: http: 'https://ops.example.com/<x>' is not an http:// or "
+	    "https:// URL: its '<' at character 25 is not allowed in a URL: "
+	    "write it as %3C\n"
+	    "9:15: http: 'https://ops.example.com/q?a=\"b\"' is not an "
+	    "http:// or https:// URL: its '\"' at character 29 is not allowed "
+	    "in a URL: write it as %22\n"
+	    "10:15: http: 'https://ops.example.com/x^y' is not an http:// or "
+	    "https:// URL: its '^' at character 26 is not allowed in a URL: "
+	    "write it as %5E\n"
+	    "11:15: http: 'https://ops.example.com/`id`' is not an http:// or "
+	    "https:// URL: its '`' at character 25 is not allowed in a URL: "
+	    "write it as %60\n"
+	    "12:15: http: 'https://ops.example.com/50%' is not an http:// or "
+	    "https:// URL: its '%' at character 27 does not start a %XX "
+	    "escape (write %25 for a '%')\n"
+	    "13:15: http: 'https://ops.example.com/caf\xc3\xa9' is not an "
+	    "http:// or https:// URL: its byte 0xc3 at character 28 is not "
+	    "allowed in a URL: write it as %C3\n"
+	    "14:15: http: 'https://ops.example.com/a\\x5cb' is not an http:// "
+	    "or https:// URL: its '\\' at character 26 is not allowed in a "
+	    "URL: write it as %5C\n");
+}
+
+static void
+test_secret_header_over_plain_http_is_a_warning(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+	char		 want[PATH_MAX * 5];
+
+	conf = load(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "rules:\n"
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - http: http://ops.example.com/hook\n"
+	    "        headers: {X-Secret: {file: token}, X-Plain: a}\n"
+	    "      - headers: {X-Secret: {file: token}}\n"
+	    "        http: HTTP://10.0.0.7:8080/hook\n"
+	    "      - http: https://ops.example.com/hook\n"
+	    "        headers: {X-Secret: {file: token}}\n"
+	    "      - http: http://127.0.0.1:9000/hook\n"
+	    "        headers: {X-Secret: {file: token}}\n"
+	    "      - http: http://[::1]:9000/hook\n"
+	    "        headers: {X-Secret: {file: token}}\n"
+	    "      - http: http://ops.example.com/hook\n"
+	    "        headers: {X-Plain: a}\n");
+	assert_non_null(conf);
+	config_free(conf);
+	snprintf(want, sizeof want,
+	    "%s:7:9: warning: headers X-Secret: a secret read from "
+	    "%s/token is sent to http://ops.example.com/hook in clear text; "
+	    "use https://\n"
+	    "%s:8:9: warning: headers X-Secret: a secret read from "
+	    "%s/token is sent to HTTP://10.0.0.7:8080/hook in clear text; "
+	    "use https://\n", e->conf, e->dir, e->conf, e->dir);
+	assert_string_equal(e->errs, want);
+}
+
+static void
 test_dispatch_and_action_numbers_are_range_checked(void **state)
 {
 	struct env	*e = *state;
@@ -2011,15 +2107,10 @@ test_sample_usagehookd_yaml_misses_only_deployed_files(void **state)
 		": auth_token_file $CREDENTIALS_DIRECTORY/twilio-auth-token: "
 		    "$CREDENTIALS_DIRECTORY is not set: systemd's "
 		    "LoadCredential= sets it",
-		": file /run/credentials/usagehookd.service/",
-		": append /var/lib/usagehookd/usage.jsonl: directory "
-		    "/var/lib/usagehookd: No such file or directory",
 		NULL
 	};
+	/* With the token where systemd puts it, the sample loads as is. */
 	static const char *const set[] = {
-		": file /run/credentials/usagehookd.service/",
-		": append /var/lib/usagehookd/usage.jsonl: directory "
-		    "/var/lib/usagehookd: No such file or directory",
 		NULL
 	};
 
@@ -2104,6 +2195,8 @@ main(void)
 		T(test_template_with_unknown_parameter_is_an_error),
 		T(test_unknown_category_is_a_warning_with_suggestion),
 		T(test_http_url_and_headers_are_checked),
+		T(test_http_url_libevent_cannot_parse_is_refused),
+		T(test_secret_header_over_plain_http_is_a_warning),
 		T(test_dispatch_and_action_numbers_are_range_checked),
 		T(test_triggers_are_stored_with_twilio_defaults),
 		T(test_trigger_unknown_category_is_an_error_with_suggestion),

@@ -261,6 +261,7 @@ test_fixture_file_has_the_required_cases(void **state)
 		"post-literal-plus", "post-decimal-price",
 		"post-repeated-names", "get-query-only", "put-body",
 		"patch-body", "delete-query-only", "post-custom-port",
+		"post-custom-port-signed-without-it",
 	};
 	size_t	i;
 
@@ -430,8 +431,8 @@ test_other_urls_do_not_verify(void **state)
 		"https://hooks.example.com/twilio/usage?a=b",
 		"http://hooks.example.com/twilio/usage",
 		"https://hooks.example.org/twilio/usage",
-		"https://hooks.example.com:8443/twilio/usage",
-		"https://hooks.example.com:80/twilio/usage",
+		"https://hooks.example.com:8443/twilio/usage/",
+		"http://hooks.example.com:8443/twilio/usage",
 	};
 	const struct fixture	*f = fixture_named("post-https-without-port");
 	struct account		 acct = { .token = f->token };
@@ -448,23 +449,29 @@ test_other_urls_do_not_verify(void **state)
 }
 
 static void
-test_custom_port_needs_the_exact_url(void **state)
+test_custom_port_verifies_like_twilio_validators(void **state)
 {
 	const struct fixture	*f = fixture_named("post-custom-port");
+	const struct fixture	*g =
+	    fixture_named("post-custom-port-signed-without-it");
 	struct account		 acct = { .token = f->token };
 	struct params		 p = { 0 };
-	char			 bare[SIGNATURE_LEN + 1];
 	const char		*bare_url =
 	    "https://hooks.example.com/twilio/usage";
 
 	decode_request(f, &p);
+	/* Signed over :8443: only a request to :8443 verifies. */
 	assert_int_equal(f->nvalid, 1);
 	assert_int_equal(signature_verify(&acct, f->url, &p, f->signature), 1);
 	assert_int_equal(signature_verify(&acct, bare_url, &p, f->signature),
 	    0);
-	/* Stricter than twilio-node: a port-less signature is not enough. */
-	assert_int_equal(signature_compute(f->token, bare_url, &p, bare), 0);
-	assert_int_equal(signature_verify(&acct, f->url, &p, bare), 0);
+	assert_int_equal(signature_verify(&acct,
+	    "https://hooks.example.com:443/twilio/usage", &p, f->signature), 0);
+	/* Signed without the port, requested at :8443: twilio-node accepts. */
+	assert_int_equal(signature_verify(&acct, f->url, &p, g->signature), 1);
+	assert_int_equal(signature_verify(&acct,
+	    "https://hooks.example.com:9443/twilio/usage", &p, g->signature),
+	    1);
 	params_free(&p);
 }
 
@@ -652,11 +659,11 @@ test_url_candidates_table(void **state)
 		{ "https://h.example.com:443/p", "https://h.example.com/p" },
 		{ "http://h.example.com/p", "http://h.example.com:80/p" },
 		{ "http://h.example.com:80/p?q=1", "http://h.example.com/p?q=1" },
-		{ "https://h.example.com:8443/p", NULL },
-		{ "http://h.example.com:443/p", NULL },
-		{ "https://h.example.com:80/p", NULL },
-		{ "https://h.example.com:4430/p", NULL },
-		{ "https://h.example.com:44/p", NULL },
+		{ "https://h.example.com:8443/p", "https://h.example.com/p" },
+		{ "http://h.example.com:443/p", "http://h.example.com/p" },
+		{ "https://h.example.com:80/p", "https://h.example.com/p" },
+		{ "https://h.example.com:4430/p", "https://h.example.com/p" },
+		{ "https://h.example.com:44/p?a=:1", "https://h.example.com/p?a=:1" },
 		{ "https://h.example.com", "https://h.example.com:443" },
 		{ "https://h.example.com:443", "https://h.example.com" },
 		{ "https://h.example.com?x=1", "https://h.example.com:443?x=1" },
@@ -668,7 +675,7 @@ test_url_candidates_table(void **state)
 		{ "https://[::1]/p", "https://[::1]:443/p" },
 		{ "https://[::1]:443/p", "https://[::1]/p" },
 		{ "http://[2001:db8::1]/p?a=b", "http://[2001:db8::1]:80/p?a=b" },
-		{ "https://[2001:db8::443]:8443/p", NULL },
+		{ "https://[2001:db8::443]:8443/p", "https://[2001:db8::443]/p" },
 		{ "https://user:pw@h.example.com/p",
 		    "https://user:pw@h.example.com:443/p" },
 		{ "https://user:pw@h.example.com:443/p",
@@ -715,7 +722,7 @@ main(void)
 		cmocka_unit_test(test_wrong_token_does_not_verify),
 		cmocka_unit_test(test_tampered_parameters_do_not_verify),
 		cmocka_unit_test(test_other_urls_do_not_verify),
-		cmocka_unit_test(test_custom_port_needs_the_exact_url),
+		cmocka_unit_test(test_custom_port_verifies_like_twilio_validators),
 		cmocka_unit_test(
 		    test_missing_or_malformed_signature_does_not_verify),
 		cmocka_unit_test(test_secondary_token_verifies_during_rotation),

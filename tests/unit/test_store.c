@@ -1,6 +1,7 @@
 /* test_store.c: the SQLite store on real files in a temporary directory. */
 #include "config-sys.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -369,6 +370,177 @@ test_rejected_is_capped(void **state)
 	    " WHERE detail = 'n=51'"), 1);
 }
 
+/* A string of n copies of c; allocated. */
+static char *
+filled(size_t n, char c)
+{
+	char	*p = malloc(n + 1);
+
+	assert_non_null(p);
+	memset(p, c, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* A refusal as the report's flood sent it: 24 KB query, 7 KB headers. */
+static void
+make_huge_rejection(struct rejection *r, char **bufs)
+{
+	memset(r, 0, sizeof *r);
+	bufs[0] = filled(24000, 'q');
+	bufs[1] = filled(7000, 'h');
+	bufs[2] = filled(8192, 'b');
+	r->status = 403;
+	r->remote = "192.0.2.1";
+	r->method = "POST";
+	r->uri = bufs[0];
+	r->url = bufs[0];
+	r->reason = "missing-signature";
+	r->detail = "no X-Twilio-Signature header";
+	r->headers = bufs[1];
+	r->body = bufs[2];
+	r->bodylen = 8192;
+}
+
+static void
+test_rejected_parts_are_cut_and_marked(void **state)
+{
+	struct fixture		*fx = *state;
+	struct store		*s = open_ok(fx->db, 0);
+	struct rejection	 r;
+	char			*bufs[3];
+	int			 i;
+
+	make_huge_rejection(&r, bufs);
+	assert_int_equal(store_reject(s, &r), 0);
+	store_close(s);
+	for (i = 0; i < 3; i++)
+		free(bufs[i]);
+
+	assert_int_equal(raw_int(fx->db, "SELECT length(uri) FROM rejected"),
+	    2048);
+	assert_int_equal(raw_int(fx->db, "SELECT length(url) FROM rejected"),
+	    2048);
+	assert_int_equal(raw_int(fx->db, "SELECT length(headers) FROM"
+	    " rejected"), 4096);
+	assert_int_equal(raw_int(fx->db, "SELECT length(body) FROM rejected"),
+	    4096);
+	assert_int_equal(raw_int(fx->db, "SELECT uri LIKE"
+	    " '%qqq...[truncated from 24000 bytes]' FROM rejected"), 1);
+	assert_int_equal(raw_int(fx->db, "SELECT headers LIKE"
+	    " '%...[truncated from 7000 bytes]' FROM rejected"), 1);
+	assert_int_equal(raw_int(fx->db, "SELECT detail = '[body truncated"
+	    " from 8192 bytes] no X-Twilio-Signature header' FROM rejected"),
+	    1);
+	/* Short parts are kept as they were. */
+	assert_int_equal(raw_int(fx->db, "SELECT remote = '192.0.2.1' AND"
+	    " reason = 'missing-signature' FROM rejected"), 1);
+}
+
+#define ROW_BYTES_SQL							\
+	"SELECT sum(length(CAST(uri AS BLOB)) + length(CAST(url AS BLOB))"\
+	" + length(CAST(headers AS BLOB)) + length(body)"		\
+	" + length(CAST(detail AS BLOB)) + length(CAST(remote AS BLOB))"\
+	" + length(CAST(method AS BLOB)) + length(CAST(reason AS BLOB)))"\
+	" FROM rejected"
+
+static void
+test_rejected_is_capped_in_bytes(void **state)
+{
+	struct fixture		*fx = *state;
+	struct store		*s = open_ok(fx->db, 0);
+	struct rejection	 r;
+	char			*bufs[3];
+	int64_t			 bytes, rows;
+	int			 i, n = 2000;
+
+	make_huge_rejection(&r, bufs);
+	assert_int_equal(store_begin(s), 0);
+	for (i = 0; i < n; i++) {
+		r.at = 1000 + i;
+		if (store_reject(s, &r) != 0)
+			fail_msg("store_reject %d: %s", i, store_errmsg(s));
+	}
+	assert_int_equal(store_commit(s), 0);
+	bytes = raw_int(fx->db, ROW_BYTES_SQL);
+	rows = raw_int(fx->db, "SELECT count(*) FROM rejected");
+	assert_true(bytes <= STORE_REJECTED_BYTES);
+	/* Full, not emptied: within one row of the cap. */
+	assert_true(bytes > STORE_REJECTED_BYTES - 16384);
+	assert_true(rows < n);
+	assert_int_equal(raw_int(fx->db, "SELECT max(at) FROM rejected"),
+	    1000 + n - 1);
+
+	/* Another connection deletes half: the count is read again. */
+	raw_exec(fx->db, "DELETE FROM rejected WHERE id IN (SELECT id FROM"
+	    " rejected ORDER BY id LIMIT (SELECT count(*) / 2 FROM"
+	    " rejected))");
+	rows = raw_int(fx->db, "SELECT count(*) FROM rejected");
+	assert_int_equal(store_reject(s, &r), 0);
+	assert_int_equal(raw_int(fx->db, "SELECT count(*) FROM rejected"),
+	    rows + 1);
+	store_close(s);
+	for (i = 0; i < 3; i++)
+		free(bufs[i]);
+}
+
+static void
+test_new_database_and_its_wal_are_private(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s;
+	struct stat	 sb;
+	char		 path[PATH_MAX + 8];
+	const char	*sfx[] = { "", "-wal", "-shm" };
+	mode_t		 old = umask(022);
+	size_t		 i;
+
+	s = open_ok(fx->db, 0);
+	assert_int_equal(store_probe(s), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s%s", fx->db, sfx[i]);
+		if (stat(path, &sb) == -1)
+			fail_msg("%s: not there", path);
+		if ((sb.st_mode & 0777) != 0600)
+			fail_msg("%s: mode %03o, want 600", path,
+			    (unsigned)(sb.st_mode & 0777));
+	}
+	store_close(s);
+	umask(old);
+}
+
+static void
+test_moved_database_refuses_writes_until_back(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx->db, 0);
+	char		 away[PATH_MAX + 8], why[512];
+
+	snprintf(away, sizeof away, "%s.away", fx->db);
+	assert_int_equal(store_moved(s, why, sizeof why), 0);
+	assert_int_equal(rename(fx->db, away), 0);
+	assert_int_equal(store_moved(s, why, sizeof why), 1);
+	assert_non_null(strstr(why, fx->db));
+	assert_int_equal(store_begin(s), -1);
+	assert_non_null(strstr(store_errmsg(s), "moved or deleted"));
+	store_moved_reason(why, sizeof why);
+	assert_non_null(strstr(why, fx->db));
+
+	/* Another file at the path is not the one opened either. */
+	assert_int_equal(close(open(fx->db, O_CREAT | O_WRONLY, 0600)), 0);
+	assert_int_equal(store_begin(s), -1);
+	assert_non_null(strstr(store_errmsg(s), "another file"));
+	assert_int_equal(unlink(fx->db), 0);
+
+	assert_int_equal(rename(away, fx->db), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_probe(s), 0);
+	assert_int_equal(store_commit(s), 0);
+	store_moved_reason(why, sizeof why);
+	assert_string_equal(why, "");
+	store_close(s);
+}
+
 static void
 test_unwritable_directory_gives_clear_error(void **state)
 {
@@ -680,6 +852,10 @@ main(void)
 		T(test_schema_version_recorded_and_reopen_does_not_rerun),
 		T(test_newer_schema_is_refused),
 		T(test_rejected_is_capped),
+		T(test_rejected_parts_are_cut_and_marked),
+		T(test_rejected_is_capped_in_bytes),
+		T(test_new_database_and_its_wal_are_private),
+		T(test_moved_database_refuses_writes_until_back),
 		T(test_unwritable_directory_gives_clear_error),
 		T(test_two_connections_concurrent_claims_give_one_row),
 		T(test_probe_writes),
