@@ -1578,6 +1578,36 @@ pg_purge(struct store *s, int64_t callbacks_before_ms,
 	return rv;
 }
 
+/* What store_purge would delete: purge --older-than shows it. */
+static int
+pg_purge_counts(struct store *s, int64_t callbacks_before_ms,
+    int64_t rejected_before_ms, struct purge_counts *pc)
+{
+	struct pgparams	 p;
+	PGresult	*res;
+
+	memset(pc, 0, sizeof *pc);
+	p.n = 0;
+	p_int(&p, callbacks_before_ms);
+	p_int(&p, rejected_before_ms);
+	if ((res = pq(s, "counting what to purge", "SELECT"
+	    " (SELECT count(*) FROM callbacks WHERE received_at < $1),"
+	    " (SELECT count(*) FROM jobs j JOIN callbacks c"
+	    " ON c.id = j.callback_id WHERE c.received_at < $1),"
+	    " (SELECT count(*) FROM jobs j JOIN callbacks c"
+	    " ON c.id = j.callback_id WHERE c.received_at < $1"
+	    " AND j.state IN ('queued', 'running')),"
+	    " (SELECT count(*) FROM rejected WHERE at < $2)", &p,
+	    PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	pc->callbacks = col_int(res, 0, 0);
+	pc->jobs = col_int(res, 0, 1);
+	pc->jobs_pending = col_int(res, 0, 2);
+	pc->rejected = col_int(res, 0, 3);
+	PQclear(res);
+	return 0;
+}
+
 /* PostgreSQL checkpoints by itself. */
 static int
 pg_autocheckpoint(struct store *s, int pages)
@@ -1763,4 +1793,6 @@ const struct store_ops store_pg_ops = {
 	.import_rejected = pg_import_rejected,
 	.autocheckpoint = pg_autocheckpoint,
 	.checkpoint = pg_checkpoint,
+	/* No file: path, wal_bytes, checkpoint_truncate, moved stay NULL. */
+	.purge_counts = pg_purge_counts,
 };

@@ -444,6 +444,7 @@ test_stats_count_and_purge_deletes_old_rows_with_jobs(void **state)
 	struct callback		 cb;
 	struct count_row	*rows;
 	struct rejection	 r;
+	struct purge_counts	 pc;
 	size_t			 n;
 	int64_t			 ncb = -1, nrej = -1;
 
@@ -470,6 +471,12 @@ test_stats_count_and_purge_deletes_old_rows_with_jobs(void **state)
 	assert_int_equal(rows[0].n, 4);
 	store_count_rows_free(rows, n);
 
+	assert_int_equal(store_purge_counts(s, 1750000000000, 1750000000000,
+	    &pc), 0);
+	assert_int_equal(pc.callbacks, 1);
+	assert_int_equal(pc.jobs, 2);
+	assert_int_equal(pc.jobs_pending, 2);
+	assert_int_equal(pc.rejected, 1);
 	assert_int_equal(store_purge(s, 1750000000000, 1750000000000, &ncb,
 	    &nrej), 0);
 	assert_int_equal(ncb, 1);
