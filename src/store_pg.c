@@ -263,7 +263,7 @@ read_password(const char *path, char *why, size_t whylen)
 static int
 pg_connect(struct store *s)
 {
-	const char	*keys[6], *vals[6];
+	const char	*keys[12], *vals[12];
 	char		*password = NULL;
 	PGresult	*res;
 	int		 i = 0;
@@ -271,9 +271,17 @@ pg_connect(struct store *s)
 	if (s->password_file != NULL && (password = read_password(
 	    s->password_file, s->lasterr, sizeof s->lasterr)) == NULL)
 		return -1;
-	/* The URI's own settings win over these two. */
+	/*
+	 * The URI's own settings win over these. A server that stops
+	 * answering must fail the writer's statement within seconds (503,
+	 * reconnect), not hold it until the kernel gives up (TCP only).
+	 */
 	keys[i] = "connect_timeout";	vals[i++] = "5";
 	keys[i] = "application_name";	vals[i++] = "usagehookd";
+	keys[i] = "keepalives_idle";	vals[i++] = "5";
+	keys[i] = "keepalives_interval"; vals[i++] = "2";
+	keys[i] = "keepalives_count";	vals[i++] = "3";
+	keys[i] = "tcp_user_timeout";	vals[i++] = "10000";
 	keys[i] = "dbname";		vals[i++] = s->uri;
 	if (password != NULL) {
 		keys[i] = "password";	vals[i++] = password;
