@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,10 +29,16 @@
 
 #include <openssl/ssl.h>
 
+#include "accounts.h"
 #include "actions.h"
 #include "callback.h"
+#include "client.h"
 #include "https.h"
+#include "json_read.h"
+#include "config.h"
 #include "log.h"
+#include "triggers.h"
+#include "xmalloc.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION	"0"
@@ -53,6 +60,8 @@
 #define BODY_QUOTE	200
 /* Largest secret header file we read. */
 #define HEADER_FILE_MAX	8192
+/* Largest URL file we read. */
+#define URL_FILE_MAX	4096
 #define ERR_MAX		512
 
 struct run;
@@ -100,6 +109,7 @@ struct run {
 	struct event		*finish;
 	int			 finished;	/* the result is set */
 	int			 ok;
+	int			 permanent;	/* no retry can fix it */
 	char			 error[ERR_MAX];
 	void			*state;		/* the kind's */
 	struct run		*prev, *next;
@@ -112,6 +122,58 @@ struct sbuf {
 	size_t	 cap;
 	int	 oom;
 };
+
+/*
+ * One line of a secret file (a header value, a URL) into buf, the line
+ * break dropped; 0, or -1 with why set (the path, never the content).
+ */
+static int
+read_line_file(const char *path, const char *what, char *buf, size_t len,
+    char *why, size_t whylen)
+{
+	size_t	 n = 0;
+	ssize_t	 got;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		snprintf(why, whylen, "%s%s%s: %s", what, *what ? " " : "",
+		    path, strerror(errno));
+		return -1;
+	}
+	while (n < len - 1) {
+		got = read(fd, buf + n, len - 1 - n);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			snprintf(why, whylen, "%s%s%s: %s", what, *what ?
+			    " " : "", path, strerror(errno));
+			close(fd);
+			explicit_bzero(buf, len);
+			return -1;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	if (n == len - 1) {
+		snprintf(why, whylen, "%s%s%s is larger than %zu bytes", what,
+		    *what ? " " : "", path, len - 2);
+		explicit_bzero(buf, len);
+		return -1;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (strlen(buf) != n || strpbrk(buf, "\r\n") != NULL) {
+		snprintf(why, whylen, "%s%s%s holds more than one line", what,
+		    *what ? " " : "", path);
+		explicit_bzero(buf, len);
+		return -1;
+	}
+	return 0;
+}
 
 /* Make room for n more bytes and the NUL; 0, or -1 and oom set. */
 static int
@@ -215,14 +277,13 @@ utf8_len(const unsigned char *s)
 	return 0;
 }
 
-/* s as a JSON string with its quotes; a byte of broken UTF-8 is U+FFFD. */
+/* s escaped for inside a JSON string; a byte of broken UTF-8 is U+FFFD. */
 static void
-sb_json_str(struct sbuf *b, const char *s)
+sb_json_chars(struct sbuf *b, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 n;
 
-	sb_add(b, "\"", 1);
 	while (*p != '\0') {
 		if (*p == '"' || *p == '\\') {
 			sb_add(b, "\\", 1);
@@ -237,7 +298,30 @@ sb_json_str(struct sbuf *b, const char *s)
 			p += n;
 		}
 	}
+}
+
+/* s as a JSON string with its quotes. */
+static void
+sb_json_str(struct sbuf *b, const char *s)
+{
 	sb_add(b, "\"", 1);
+	sb_json_chars(b, s);
+	sb_add(b, "\"", 1);
+}
+
+/* ms since the epoch as "2026-11-24T03:00:00.123Z"; 0, or -1. */
+static int
+iso_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		t = (time_t)(ms / 1000);
+	char		sec[24];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return -1;
+	snprintf(buf, len, "%s.%03dZ", sec, (int)(ms % 1000));
+	return 0;
 }
 
 char *
@@ -246,6 +330,7 @@ params_json(const struct params *p, const struct job_info *ji)
 	struct sbuf	 b = { NULL, 0, 0, 0 };
 	size_t		 i, j;
 	int		 first = 1;
+	char		 tbuf[32];
 
 	sb_add(&b, "{", 1);
 	for (i = 0; i < p->n; i++) {
@@ -269,10 +354,35 @@ params_json(const struct params *p, const struct job_info *ji)
 		sb_printf(&b, "\"usagehook\":{\"job\":%lld,\"rule\":",
 		    (long long)ji->id);
 		sb_json_str(&b, ji->rule != NULL ? ji->rule : "");
-		sb_printf(&b, ",\"attempt\":%d}", ji->attempt);
+		sb_printf(&b, ",\"attempt\":%d", ji->attempt);
+		if (ji->callback_id > 0)
+			sb_printf(&b, ",\"id\":%lld", (long long)ji->callback_id);
+		if (ji->received_at > 0 && iso_time(ji->received_at, tbuf,
+		    sizeof tbuf) == 0) {
+			sb_str(&b, ",\"received_at\":");
+			sb_json_str(&b, tbuf);
+		}
+		if (ji->source != NULL) {
+			sb_str(&b, ",\"source\":");
+			sb_json_str(&b, ji->source);
+		}
+		sb_add(&b, "}", 1);
 	}
 	sb_add(&b, "}", 1);
 	return sb_finish(&b);
+}
+
+/* 1 if s is one JSON value. */
+static int
+json_valid(const char *s)
+{
+	struct jv	*doc;
+	char		*err = NULL;
+
+	doc = jv_parse(s, strlen(s), &err);
+	free(err);
+	jv_free(doc);
+	return doc != NULL;
 }
 
 static int
@@ -282,8 +392,33 @@ name_char(int c)
 	    (c >= '0' && c <= '9') || c == '_';
 }
 
-char *
-template_expand(const char *tmpl, const struct params *p)
+/* The value of a placeholder as the body's content type needs it. */
+static void
+sb_escaped(struct sbuf *b, const char *value, enum body_escape esc)
+{
+	char	*enc;
+
+	switch (esc) {
+	case ESCAPE_JSON:
+		sb_json_chars(b, value);
+		break;
+	case ESCAPE_FORM:
+		if ((enc = client_urlencode(value, strlen(value))) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		sb_str(b, enc);
+		free(enc);
+		break;
+	case ESCAPE_NONE:
+		sb_str(b, value);
+		break;
+	}
+}
+
+/* template_expand with each value escaped by esc (-1: as it is). */
+static char *
+expand(const char *tmpl, const struct params *p, int esc)
 {
 	struct sbuf	 b = { NULL, 0, 0, 0 };
 	const char	*s = tmpl, *open, *value;
@@ -307,12 +442,109 @@ template_expand(const char *tmpl, const struct params *p)
 		}
 		memcpy(name, open + 1, len);
 		name[len] = '\0';
-		if ((value = params_get(p, name)) != NULL)
-			sb_str(&b, value);
+		if ((value = params_get(p, name)) != NULL) {
+			if (esc == -1)
+				sb_str(&b, value);
+			else
+				sb_escaped(&b, value, (enum body_escape)esc);
+		}
 		s = open + len + 2;
 	}
 	sb_str(&b, s);
 	return sb_finish(&b);
+}
+
+char *
+template_expand(const char *tmpl, const struct params *p)
+{
+	return expand(tmpl, p, -1);
+}
+
+char *
+body_expand(const char *tmpl, const struct params *p, enum body_escape esc)
+{
+	return expand(tmpl, p, (int)esc);
+}
+
+int
+body_escape_for(const char *ct, enum body_escape *out)
+{
+	size_t	len = strcspn(ct, ";");
+	char	type[128];
+
+	while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len >= sizeof type)
+		return -1;
+	memcpy(type, ct, len);
+	type[len] = '\0';
+	if (strchr(type, '/') == NULL || strchr(type, ' ') != NULL)
+		return -1;
+	if (strcasecmp(type, "application/json") == 0 ||
+	    (len > 5 && strcasecmp(type + len - 5, "+json") == 0))
+		*out = ESCAPE_JSON;
+	else if (strcasecmp(type, "application/x-www-form-urlencoded") == 0)
+		*out = ESCAPE_FORM;
+	else if (strncasecmp(type, "text/", 5) == 0)
+		*out = ESCAPE_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+char *
+url_shown(const char *url)
+{
+	const char	*rest, *end;
+	char		*out;
+	size_t		 slen, hlen;
+
+	if ((rest = strstr(url, "://")) == NULL)
+		return strdup("(a URL that cannot be parsed)");
+	slen = (size_t)(rest - url) + 3;
+	rest += 3;
+	hlen = strcspn(rest, "/?#");
+	/* user:password@ goes, and so does everything after the host. */
+	if ((end = memchr(rest, '@', hlen)) != NULL) {
+		hlen -= (size_t)(end + 1 - rest);
+		rest = end + 1;
+	}
+	if (strpbrk(url, "?@") == NULL)
+		return strdup(url);
+	if (asprintf(&out, "%.*s%.*s/\xe2\x80\xa6", (int)slen, url, (int)hlen,
+	    rest) == -1)
+		return NULL;
+	return out;
+}
+
+char *
+action_url_shown(const struct action *act)
+{
+	char	 buf[URL_FILE_MAX + 2], *shown, *out;
+	char	 why[ERR_MAX];
+
+	if (act->url_file == NULL)
+		return url_shown(act->url != NULL ? act->url : "");
+	if (read_line_file(act->url_file, "http file", buf, sizeof buf, why,
+	    sizeof why) == -1) {
+		if (asprintf(&out, "(the URL in %s)", act->url_file) == -1)
+			return NULL;
+		return out;
+	}
+	shown = url_shown(buf);
+	explicit_bzero(buf, sizeof buf);
+	/* A URL from a file is a secret as a whole: only its origin shows. */
+	if (shown != NULL && strstr(shown, "\xe2\x80\xa6") == NULL) {
+		const char *r = strstr(shown, "://");
+		size_t n = r != NULL ? (size_t)(r + 3 - shown) +
+		    strcspn(r + 3, "/?#") : strlen(shown);
+
+		if (asprintf(&out, "%.*s/\xe2\x80\xa6", (int)n, shown) == -1)
+			out = NULL;
+		free(shown);
+		shown = out;
+	}
+	return shown;
 }
 
 /*
@@ -756,11 +988,11 @@ env_add(char **env, size_t *n, const char *fmt, ...)
 static char **
 exec_env(const struct params *p, const struct job_info *ji)
 {
-	char	**env, *name;
+	char	**env, *name, tbuf[32];
 	size_t	 n = 0, i, j, nlen;
 	int	 rc;
 
-	if ((env = calloc(p->n + 6, sizeof *env)) == NULL)
+	if ((env = calloc(p->n + 9, sizeof *env)) == NULL)
 		return NULL;
 	if (env_add(env, &n, "PATH=%s", EXEC_PATH) == -1 ||
 	    env_add(env, &n, "LANG=%s", EXEC_LANG) == -1)
@@ -769,6 +1001,16 @@ exec_env(const struct params *p, const struct job_info *ji)
 	    (long long)ji->id) == -1 || env_add(env, &n, "USAGEHOOK_RULE=%s",
 	    ji->rule != NULL ? ji->rule : "") == -1 || env_add(env, &n,
 	    "USAGEHOOK_ATTEMPT=%d", ji->attempt) == -1))
+		goto bad;
+	if (ji != NULL && ji->callback_id > 0 && env_add(env, &n,
+	    "USAGEHOOK_CALLBACK_ID=%lld", (long long)ji->callback_id) == -1)
+		goto bad;
+	if (ji != NULL && ji->received_at > 0 &&
+	    iso_time(ji->received_at, tbuf, sizeof tbuf) == 0 &&
+	    env_add(env, &n, "USAGEHOOK_RECEIVED_AT=%s", tbuf) == -1)
+		goto bad;
+	if (ji != NULL && ji->source != NULL && env_add(env, &n,
+	    "USAGEHOOK_SOURCE=%s", ji->source) == -1)
 		goto bad;
 	for (i = 0; i < p->n; i++) {
 		if ((rc = env_name(p->v[i].name, &name)) == -1)
@@ -1162,41 +1404,10 @@ static int
 header_from_file(struct run *r, const struct action_header *hd, char *buf,
     size_t len)
 {
-	size_t	 n = 0;
-	ssize_t	 got;
-	int	 fd;
+	char	why[ERR_MAX - 64];
 
-	if ((fd = open(hd->file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		run_error(r, "header %s: %s: %s", hd->name, hd->file,
-		    strerror(errno));
-		return -1;
-	}
-	while (n < len - 1) {
-		got = read(fd, buf + n, len - 1 - n);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			run_error(r, "header %s: %s: %s", hd->name, hd->file,
-			    strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	close(fd);
-	if (n == len - 1) {
-		run_error(r, "header %s: %s is larger than %zu bytes",
-		    hd->name, hd->file, len - 2);
-		return -1;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	if (strlen(buf) != n || strpbrk(buf, "\r\n") != NULL) {
-		run_error(r, "header %s: %s holds more than one line",
-		    hd->name, hd->file);
+	if (read_line_file(hd->file, "", buf, len, why, sizeof why) == -1) {
+		run_error(r, "header %s: %s", hd->name, why);
 		return -1;
 	}
 	return 0;
@@ -1223,12 +1434,14 @@ http_headers(struct run *r, const struct action *act,
 	int			 rc;
 
 	if (set_header(hdrs, "Host", hosthdr) == -1 ||
-	    set_header(hdrs, "Content-Type", "application/json") == -1 ||
+	    set_header(hdrs, "Content-Type", act->content_type != NULL ?
+	    act->content_type : "application/json") == -1 ||
 	    set_header(hdrs, "User-Agent", "usagehookd/" PACKAGE_VERSION) ==
 	    -1 || set_header(hdrs, "Connection", "close") == -1)
 		goto bad;
 	if ((token = params_get(p, "IdempotencyToken")) != NULL &&
 	    set_header(hdrs, "Idempotency-Key", token) == -1) {
+		r->permanent = 1;
 		run_error(r, "http: IdempotencyToken cannot be a header");
 		return -1;
 	}
@@ -1250,6 +1463,7 @@ http_headers(struct run *r, const struct action *act,
 			    hd->value != NULL ? hd->value : "");
 		if (rc == -1) {
 			/* Never the value: it may be the secret. */
+			r->permanent = 1;
 			run_error(r, "header %s: the name or value cannot be "
 			    "sent", hd->name);
 			return -1;
@@ -1290,9 +1504,9 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 	struct evhttp_request	*req;
 	struct timeval		 tv;
 	SSL_CTX			*ctx;
-	const char		*scheme, *host, *path, *query;
+	const char		*scheme, *host, *path, *query, *url;
 	char			*target = NULL, *hosthdr = NULL, *json = NULL;
-	char			 why[ERR_MAX - 8];
+	char			 why[ERR_MAX - 8], urlbuf[URL_FILE_MAX + 2];
 	size_t			 hlen;
 	int			 port, ret = -1;
 
@@ -1300,15 +1514,31 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 		goto nomem;
 	r->state = h;
 	h->timeout_ms = act->timeout_ms;
-	if (act->url == NULL || (uri = evhttp_uri_parse(act->url)) == NULL ||
+	url = act->url;
+	if (act->url_file != NULL) {
+		/* Read at each attempt, so a rotated webhook URL is taken. */
+		if (read_line_file(act->url_file, "http: URL file", urlbuf,
+		    sizeof urlbuf, why, sizeof why) == -1) {
+			run_error(r, "%s", why);
+			goto done;
+		}
+		url = urlbuf;
+	}
+	if (url == NULL || (uri = evhttp_uri_parse(url)) == NULL ||
 	    (scheme = evhttp_uri_get_scheme(uri)) == NULL ||
 	    (host = evhttp_uri_get_host(uri)) == NULL || *host == '\0') {
-		run_error(r, "http: cannot parse the URL");
+		r->permanent = 1;
+		if (act->url_file != NULL)
+			run_error(r, "http: the URL in %s cannot be parsed",
+			    act->url_file);
+		else
+			run_error(r, "http: cannot parse the URL");
 		goto done;
 	}
 	if (strcasecmp(scheme, "https") == 0)
 		h->tls = 1;
 	else if (strcasecmp(scheme, "http") != 0) {
+		r->permanent = 1;
 		run_error(r, "http: scheme %s is not http or https", scheme);
 		goto done;
 	}
@@ -1337,8 +1567,19 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 		hosthdr = NULL;
 		goto nomem;
 	}
-	if ((json = params_json(p, ji)) == NULL)
+	if (act->body != NULL)
+		json = body_expand(act->body, p, act->escape);
+	else
+		json = params_json(p, ji);
+	if (json == NULL)
 		goto nomem;
+	if (act->body != NULL && act->escape == ESCAPE_JSON &&
+	    !json_valid(json)) {
+		/* check-config proves templates; this is belt and braces. */
+		r->permanent = 1;
+		run_error(r, "http: the body is not valid JSON once filled");
+		goto done;
+	}
 
 	if (h->tls) {
 		if ((ctx = tls_ctx_get(r, act->ca_file)) == NULL)
@@ -1402,6 +1643,7 @@ done:
 	free(target);
 	free(hosthdr);
 	free(json);
+	explicit_bzero(urlbuf, sizeof urlbuf);
 	return ret;
 }
 
@@ -1601,11 +1843,179 @@ log_start(struct run *r, const struct action *act, const struct params *p,
 	return 0;
 }
 
+/* twilio */
+
+struct twilio_state {
+	pthread_t	 thread;
+	int		 started;
+	struct event	*finish;
+	int64_t		 job;
+	char		*api;
+	char		*ca_file;
+	struct account	 parent;	/* sid and secrets, copied, wiped */
+	char		 sid[SID_LEN + 1];
+	enum twilio_op	 op;
+	int		 end_calls;
+	int		 cancel;	/* set atomically: stop between calls */
+	/* The result, set by the thread. */
+	int		 ok;
+	int		 permanent;
+	size_t		 ended;
+	char		 error[ERR_MAX];
+};
+
+/* On a worker thread: the REST calls block (with their retries). */
+static void *
+twilio_thread(void *arg)
+{
+	struct twilio_state	*s = arg;
+	struct twilio		*tw;
+	struct tw_account	 acct;
+	const char		*want;
+	char			*err = NULL;
+	int			 permanent = 0;
+
+	want = s->op == TWILIO_SUSPEND ? "suspended" : "active";
+	if ((tw = twilio_open(s->api, s->ca_file, &s->parent, &err)) == NULL) {
+		snprintf(s->error, sizeof s->error, "twilio: %s", err);
+		goto out;
+	}
+	if (account_set_status(tw, s->sid, want, &acct, &permanent,
+	    &err) == -1) {
+		s->permanent = permanent;
+		snprintf(s->error, sizeof s->error, "twilio: %s account %s as "
+		    "%s: %s", s->op == TWILIO_SUSPEND ? "suspend" : "activate",
+		    s->sid, s->parent.sid, err);
+		goto out;
+	}
+	tw_account_free(&acct);
+	if (s->op == TWILIO_SUSPEND && s->end_calls &&
+	    account_end_calls(tw, s->sid, &s->ended, &s->cancel, &permanent,
+	    &err) == -1) {
+		s->permanent = permanent;
+		snprintf(s->error, sizeof s->error, "twilio: account %s is "
+		    "suspended, but ending its calls failed after %zu: %s",
+		    s->sid, s->ended, err);
+		goto out;
+	}
+	s->ok = 1;
+out:
+	free(err);
+	twilio_close(tw);
+	event_active(s->finish, EV_TIMEOUT, 1);
+	return NULL;
+}
+
+static void
+twilio_release(struct run *r)
+{
+	struct twilio_state	*s = r->state;
+
+	if (s == NULL)
+		return;
+	if (s->started) {
+		/* Abandoned: stop at the next call. Each has its timeout. */
+		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
+		pthread_join(s->thread, NULL);
+		s->started = 0;
+		r->permanent = s->permanent;
+		if (s->ok && s->op == TWILIO_SUSPEND && s->end_calls)
+			log_info("job %lld (%s): account %s suspended (as %s); "
+			    "%zu call%s in progress completed",
+			    (long long)r->job, r->rule, s->sid, s->parent.sid,
+			    s->ended, s->ended == 1 ? "" : "s");
+		else if (s->ok && s->op == TWILIO_SUSPEND)
+			log_info("job %lld (%s): account %s suspended (as %s)",
+			    (long long)r->job, r->rule, s->sid, s->parent.sid);
+		else if (s->ok)
+			log_info("job %lld (%s): account %s active again (as "
+			    "%s)", (long long)r->job, r->rule, s->sid,
+			    s->parent.sid);
+		if (s->ok)
+			run_result(r, 1, NULL);
+		else
+			run_result(r, 0, "%s", s->error);
+	}
+	freezero_str(s->parent.token);
+	freezero_str(s->parent.api_key_secret);
+	free(s->api);
+	free(s->ca_file);
+	free(s);
+	r->state = NULL;
+}
+
+static int
+twilio_start(struct run *r, const struct action *act,
+    const struct params *p, const struct job_info *ji)
+{
+	struct twilio_state	*s;
+	const struct account	*sub, *parent;
+	char			*sid;
+	size_t			 i;
+	int			 rc;
+
+	if (ji == NULL || ji->conf == NULL) {
+		r->permanent = 1;
+		run_error(r, "twilio: no configuration to find the account in");
+		return -1;
+	}
+	if ((sid = template_expand(act->account != NULL ? act->account :
+	    "{AccountSid}", p)) == NULL) {
+		run_error(r, "twilio: out of memory");
+		return -1;
+	}
+	for (i = 2; sid[0] != '\0' && sid[1] != '\0' && sid[i] != '\0'; i++)
+		sid[i] = (char)tolower((unsigned char)sid[i]);
+	/* Only a listed subaccount, never the parent or a stranger. */
+	if ((sub = config_account(ji->conf, sid)) == NULL ||
+	    sub->parent[0] == '\0' ||
+	    (parent = config_account(ji->conf, sub->parent)) == NULL) {
+		r->permanent = 1;
+		sanitize(sid);
+		run_error(r, "twilio: account '%.40s' is %s", sid, sub == NULL ?
+		    "not one of accounts" : "not a subaccount with a listed "
+		    "parent");
+		free(sid);
+		return -1;
+	}
+	free(sid);
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		goto nomem;
+	r->state = s;
+	s->finish = r->finish;
+	s->job = r->job;
+	s->op = act->twilio;
+	s->end_calls = act->end_calls;
+	memcpy(s->sid, sub->sid, sizeof s->sid);
+	memcpy(s->parent.sid, parent->sid, sizeof s->parent.sid);
+	memcpy(s->parent.api_key_sid, parent->api_key_sid,
+	    sizeof s->parent.api_key_sid);
+	if ((s->api = strdup(ji->conf->twilio_api)) == NULL ||
+	    (ji->conf->twilio_ca_file != NULL && (s->ca_file =
+	    strdup(ji->conf->twilio_ca_file)) == NULL) ||
+	    (parent->token != NULL && (s->parent.token =
+	    strdup(parent->token)) == NULL) ||
+	    (parent->api_key_secret != NULL && (s->parent.api_key_secret =
+	    strdup(parent->api_key_secret)) == NULL))
+		goto nomem;
+	if ((rc = pthread_create(&s->thread, NULL, twilio_thread, s)) != 0) {
+		run_error(r, "twilio: cannot start a thread: %s",
+		    strerror(rc));
+		return -1;
+	}
+	s->started = 1;
+	return 0;
+nomem:
+	run_error(r, "twilio: out of memory");
+	return -1;
+}
+
 static const struct kind kinds[] = {
 	{ ACTION_EXEC,		exec_start,	exec_release },
 	{ ACTION_HTTP,		http_start,	http_release },
 	{ ACTION_APPEND,	append_start,	append_release },
 	{ ACTION_LOG,		log_start,	NULL },
+	{ ACTION_TWILIO,	twilio_start,	twilio_release },
 };
 
 static void
@@ -1644,7 +2054,8 @@ finish_cb(evutil_socket_t fd, short events, void *arg)
 		r->kind->release(r);
 	run_unlink(r);
 	a->nrunning--;
-	done(r->ok, r->ok ? NULL : r->error, done_arg);
+	done(r->ok ? 1 : r->permanent ? -1 : 0, r->ok ? NULL : r->error,
+	    done_arg);
 	run_free(r);
 }
 
@@ -1692,6 +2103,7 @@ actions_run(struct actions *a, const struct action *act,
 {
 	struct run	*r;
 	size_t		 i;
+	int		 rc;
 
 	*error = NULL;
 	if ((r = calloc(1, sizeof *r)) == NULL) {
@@ -1727,11 +2139,12 @@ actions_run(struct actions *a, const struct action *act,
 		run_unlink(r);
 		a->nrunning--;
 		memcpy(a->error, r->error, sizeof a->error);
+		rc = r->permanent ? -2 : -1;
 		/* Nothing started, so nothing may finish: drop the event. */
 		event_del(r->finish);
 		run_free(r);
 		*error = a->error;
-		return -1;
+		return rc;
 	}
 	return 0;
 }

@@ -25,7 +25,10 @@
 #include <event2/http.h>
 #include <yaml.h>
 
+#include "actions.h"
+#include "callback.h"
 #include "config.h"
+#include "json_read.h"
 #include "log.h"
 #include "signature.h"
 #include "store.h"
@@ -39,6 +42,7 @@
 #define TEMPLATE_NAME	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
 			"0123456789_"	/* what may stand between { and } */
 #define TEMPLATE_MAX	256		/* a longer {Name} is text to actions.c */
+#define BODY_TEMPLATE_MAX 16384		/* bytes of an http body template */
 
 #define DEFAULT_LISTEN		"127.0.0.1:8080"
 #define DEFAULT_PATH		"/twilio/usage"
@@ -75,6 +79,20 @@ struct parse {
 	struct trigger_parse *tps;	/* triggers, checked once all is read */
 	size_t		 ntps;
 	yaml_node_t	*dispatch;	/* checked against the rules' timeouts */
+	yaml_mark_t	*parents;	/* accounts[i].parent's value, or line 0 */
+	int		*has_parent;
+	size_t		 nparents;
+	struct twilio_check *tcs;	/* twilio actions, checked at the end */
+	size_t		 ntcs;
+};
+
+/* A twilio action: which accounts it can reach is known once all is read. */
+struct twilio_check {
+	struct rule	*r;
+	size_t		 action;
+	yaml_mark_t	 mark;		/* of the twilio key */
+	yaml_mark_t	 account;	/* of account:, when given */
+	int		 has_account;
 };
 
 /* A value with a unit: "64KiB" or "10s". */
@@ -126,7 +144,8 @@ struct keyword {
 #define KW_METHOD	0x80	/* trigger: callback_method */
 #define KW_FOR(kind)	(0x100 << (kind))	/* action: option valid for kind */
 #define KW_FOR_ALL	(KW_FOR(ACTION_EXEC) | KW_FOR(ACTION_HTTP) | \
-			    KW_FOR(ACTION_APPEND) | KW_FOR(ACTION_LOG))
+			    KW_FOR(ACTION_APPEND) | KW_FOR(ACTION_LOG) | \
+			    KW_FOR(ACTION_TWILIO))
 
 /* Per-account state while its mapping is read. */
 struct account_parse {
@@ -136,6 +155,7 @@ struct account_parse {
 	yaml_node_t	*secondary;	/* key node: secondary_token_* */
 	yaml_node_t	*api_sid;	/* key node: api_key_sid */
 	yaml_node_t	*api_secret;	/* key node: api_key_secret_file */
+	yaml_node_t	*parent;	/* value node of a valid parent */
 };
 
 /* Per-trigger state: defaults that need keys read later are set at the end. */
@@ -168,7 +188,10 @@ struct rule_parse {
 /* Per-action state while its mapping is read. */
 struct action_parse {
 	struct action	*a;
-	yaml_node_t	*kind;		/* key node: exec, http, append or log */
+	yaml_node_t	*kind;		/* key node: exec, http, append, log, twilio */
+	yaml_node_t	*body;		/* value node of body */
+	int		 bad_type;	/* content_type was refused */
+	yaml_node_t	*account;	/* value node of account */
 	yaml_node_t	*keys[KEYWORDS_MAX]; /* key node of each option given */
 };
 
@@ -246,6 +269,21 @@ static void	kw_headers(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_header_file(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_twilio(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_twilio_account(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_end_calls(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_body(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_content_type(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_url_file(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_parent(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	check_body(struct parse *, struct action_parse *);
 static void	kw_ca_file(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static int	check_readable(struct parse *, yaml_node_t *, const char *,
@@ -386,6 +424,7 @@ static const struct keyword account_keys[] = {
 	{ "secondary_token_env", kw_token_env,	0, KW_SECONDARY, NULL },
 	{ "api_key_sid",	kw_api_key_sid,	0, 0,		NULL },
 	{ "api_key_secret_file", kw_token_file,	0, KW_API_KEY,	NULL },
+	{ "parent",		kw_parent,	0, 0,		NULL },
 	{ NULL,			NULL,		0, 0,		NULL }
 };
 
@@ -454,12 +493,22 @@ static const struct keyword action_keys[] = {
 	{ "http",	kw_http,   0, KW_KIND | KW_FOR(ACTION_HTTP), NULL },
 	{ "append",	kw_append, 0, KW_KIND | KW_FOR(ACTION_APPEND), NULL },
 	{ "log",	kw_log,	   0, KW_KIND | KW_FOR(ACTION_LOG), NULL },
+	{ "twilio",	kw_twilio, 0, KW_KIND | KW_FOR(ACTION_TWILIO), NULL },
 	{ "timeout",	kw_action_number, 0,
 	    KW_FOR(ACTION_EXEC) | KW_FOR(ACTION_HTTP), &num_action_timeout },
 	{ "max_attempts", kw_action_number, 0, KW_FOR_ALL,
 	    &num_action_attempts },
 	{ "headers",	kw_headers,	0, KW_FOR(ACTION_HTTP), NULL },
 	{ "ca_file",	kw_ca_file,	0, KW_FOR(ACTION_HTTP), NULL },
+	{ "body",	kw_body,	0, KW_FOR(ACTION_HTTP), NULL },
+	{ "content_type", kw_content_type, 0, KW_FOR(ACTION_HTTP), NULL },
+	{ "account",	kw_twilio_account, 0, KW_FOR(ACTION_TWILIO), NULL },
+	{ "end_calls",	kw_end_calls,	0, KW_FOR(ACTION_TWILIO), NULL },
+	{ NULL,		NULL,		0, 0, NULL }
+};
+
+static const struct keyword url_file_keys[] = {
+	{ "file",	kw_url_file,	1, 0, NULL },
 	{ NULL,		NULL,		0, 0, NULL }
 };
 
@@ -1598,6 +1647,29 @@ kw_api_key_sid(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	memcpy(ap->a->api_key_sid, s, SID_LEN + 1);
 }
 
+/* parent: the account whose API credentials manage this subaccount. */
+static void
+kw_parent(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct account_parse	*ap = arg;
+	const char		*s;
+	size_t			 i;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (!twilio_sid(s, "AC")) {
+		perr(p, v->start_mark, "parent: '%s' is not an AccountSid (AC "
+		    "followed by 32 hex digits)", show(p, s));
+		return;
+	}
+	memcpy(ap->a->parent, s, SID_LEN + 1);
+	for (i = 2; i < SID_LEN; i++)
+		ap->a->parent[i] = (char)tolower((unsigned char)
+		    ap->a->parent[i]);
+	ap->parent = v;
+}
+
 /* accounts: a non-empty list; each needs a sid and one primary token. */
 static void
 kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
@@ -1615,6 +1687,11 @@ kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	conf->accounts = xcalloc(count, sizeof(struct account));
 	conf->naccounts = count;
 	st = xcalloc(count, sizeof(*st));
+	free(p->parents);
+	free(p->has_parent);
+	p->parents = xcalloc(count, sizeof *p->parents);
+	p->has_parent = xcalloc(count, sizeof *p->has_parent);
+	p->nparents = count;
 	for (i = 0; i < count; i++) {
 		n = yaml_document_get_node(p->doc,
 		    v->data.sequence.items.start[i]);
@@ -1631,6 +1708,10 @@ kw_accounts(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		else if (st[i].api_secret != NULL && st[i].api_sid == NULL)
 			perr(p, st[i].api_secret->start_mark, "%s: "
 			    "api_key_secret_file needs api_key_sid", where);
+		if (st[i].parent != NULL) {
+			p->parents[i] = st[i].parent->start_mark;
+			p->has_parent[i] = 1;
+		}
 		for (j = 0; st[i].sid != NULL && j < i; j++) {
 			if (st[j].sid != NULL &&
 			    strcmp(st[i].a->sid, st[j].a->sid) == 0) {
@@ -1902,7 +1983,13 @@ parse_match_value(struct parse *p, const struct keyword *kw, yaml_node_t *v,
 		mv->op = c->op;
 	} else if (strpbrk(s, "*?[") != NULL)
 		mv->kind = MATCH_GLOB;
-	else
+	else if ((kw->flags & KW_NUMERIC) && !config_trigger_value_ok(s)) {
+		/* "=> 500", "500+": a comparison that would never match. */
+		perr(p, v->start_mark, "%s: '%s' is not a number or a "
+		    "comparison (<, <=, >, >=, == or != and a number, as in "
+		    "\">= 500\")", kw->name, show(p, s));
+		return -1;
+	} else
 		mv->kind = MATCH_EXACT;
 	mv->text = xstrdup(s);
 	check_vocabulary(p, kw, v, mv);
@@ -1974,6 +2061,17 @@ check_action_options(struct parse *p, const struct action_parse *ap)
 	}
 }
 
+/* The index of end_calls in action_keys. */
+static size_t
+end_calls_key(void)
+{
+	const struct keyword	*kw;
+
+	for (kw = action_keys; strcmp(kw->name, "end_calls") != 0; kw++)
+		;
+	return (size_t)(kw - action_keys);
+}
+
 /* actions: what a matching callback does, each run as a job of the outbox. */
 static void
 kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
@@ -1984,6 +2082,7 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	yaml_node_t		*n;
 	char			 where[64];
 	size_t			 count, i;
+	int			 nerrors;
 
 	if ((count = sequence_items(p, v, "actions", NULL,
 	    "at least one action is required")) == 0)
@@ -1998,15 +2097,42 @@ kw_actions(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		ap.a = &rp->r->actions[i];
 		/* max_attempts stays 0: dispatch (maybe below) has it. */
 		ap.a->timeout_ms = DEFAULT_ACTION_TIMEOUT;
+		nerrors = p->nerrors;
 		parse_mapping(p, n, where, action_keys, &ap);
 		if (n->type != YAML_MAPPING_NODE)
 			continue;
 		if (ap.kind == NULL)
 			perr(p, n->start_mark, "%s: needs one of exec, http, "
-			    "append or log", where);
+			    "append, log or twilio", where);
 		else {
 			check_action_options(p, &ap);
 			check_secret_over_http(p, &ap);
+		}
+		if (ap.kind != NULL && ap.a->kind == ACTION_HTTP)
+			check_body(p, &ap);
+		if (ap.kind != NULL && ap.a->kind == ACTION_TWILIO &&
+		    ap.a->twilio == TWILIO_ACTIVATE && ap.a->end_calls)
+			perr(p, ap.keys[end_calls_key()]->start_mark,
+			    "end_calls: only with twilio: suspend (an active "
+			    "account's calls are its business)");
+		/* An action already refused gets no second message. */
+		if (ap.kind != NULL && ap.a->kind == ACTION_TWILIO &&
+		    p->nerrors == nerrors) {
+			struct twilio_check *tc;
+
+			if (ap.a->account == NULL)
+				ap.a->account = xstrdup("{AccountSid}");
+			p->tcs = xreallocarray(p->tcs, p->ntcs + 1,
+			    sizeof *p->tcs);
+			tc = &p->tcs[p->ntcs++];
+			memset(tc, 0, sizeof *tc);
+			tc->r = rp->r;
+			tc->action = i;
+			tc->mark = ap.kind->start_mark;
+			if (ap.account != NULL) {
+				tc->account = ap.account->start_mark;
+				tc->has_account = 1;
+			}
 		}
 	}
 }
@@ -2028,7 +2154,7 @@ claim_kind(struct parse *p, yaml_node_t *k, struct action_parse *ap,
 {
 	if (ap->kind != NULL) {
 		perr(p, k->start_mark, "%s: give only one of exec, http, "
-		    "append and log (already set by %s at line %zu)",
+		    "append, log and twilio (already set by %s at line %zu)",
 		    key_name(k), key_name(ap->kind),
 		    ap->kind->start_mark.line + 1);
 		return -1;
@@ -2230,8 +2356,14 @@ kw_http(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	struct action_parse	*ap = arg;
 	const char		*s, *why;
 
-	if (claim_kind(p, k, ap, ACTION_HTTP) == -1 ||
-	    (s = scalar(p, kw->name, v)) == NULL)
+	if (claim_kind(p, k, ap, ACTION_HTTP) == -1)
+		return;
+	/* A URL with a secret in it (Slack's) comes from a file. */
+	if (v->type == YAML_MAPPING_NODE) {
+		parse_mapping(p, v, "http", url_file_keys, ap);
+		return;
+	}
+	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
 	if ((why = url_error(s)) != NULL) {
 		perr(p, v->start_mark, "http: '%s' is not an http:// or "
@@ -2239,6 +2371,168 @@ kw_http(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 		return;
 	}
 	ap->a->url = xstrdup(s);
+}
+
+/* http: {file: PATH}: the URL is read from PATH at each attempt. */
+static void
+kw_url_file(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s;
+	char			*path;
+	int			 expanded;
+
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	/* A secret like a token: $CREDENTIALS_DIRECTORY/ works here too. */
+	if ((path = secret_path(p, "http file", v, s, &expanded)) == NULL)
+		return;
+	if (check_readable(p, v, "http file", path) == -1) {
+		free(path);
+		return;
+	}
+	free(ap->a->url_file);
+	ap->a->url_file = path;
+}
+
+/* body: a {Param} template sent instead of the callback's JSON. */
+static void
+kw_body(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s;
+
+	ap->keys[kw - action_keys] = k;
+	if ((s = string_value(p, kw->name, v, 1)) == NULL)
+		return;
+	if (strlen(s) > BODY_TEMPLATE_MAX) {
+		perr(p, v->start_mark, "body: longer than %d bytes",
+		    BODY_TEMPLATE_MAX);
+		return;
+	}
+	check_template(p, kw->name, v, s);
+	free(ap->a->body);
+	ap->a->body = xstrdup(s);
+	ap->body = v;
+}
+
+/* content_type: of the body; it says how each {Param} is escaped. */
+static void
+kw_content_type(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s, *c;
+
+	ap->keys[kw - action_keys] = k;
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	for (c = s; *c != '\0'; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			perr(p, v->start_mark, "content_type: the value "
+			    "contains line breaks or control characters");
+			return;
+		}
+	}
+	if (body_escape_for(s, &ap->a->escape) == -1) {
+		perr(p, v->start_mark, "content_type: '%s': usagehookd knows "
+		    "how to escape values for application/json (and "
+		    "*/*+json), application/x-www-form-urlencoded and text/*",
+		    show(p, s));
+		ap->bad_type = 1;
+		return;
+	}
+	free(ap->a->content_type);
+	ap->a->content_type = xstrdup(s);
+}
+
+/* A JSON body template must stay JSON whatever the values are. */
+static void
+check_body(struct parse *p, struct action_parse *ap)
+{
+	struct params	 sample = { NULL, 0, 0, NULL };
+	const struct keyword *kw;
+	struct jv	*doc;
+	char		*filled, *err = NULL;
+
+	if (ap->a->body == NULL || ap->body == NULL || ap->bad_type ||
+	    ap->a->escape != ESCAPE_JSON)
+		return;
+	/* Every parameter holds what only a JSON string can take. */
+	for (kw = param_keys; kw->name != NULL; kw++)
+		if (params_add(&sample, kw->name, strlen(kw->name),
+		    "\"\\\n\xc3\xa9", 5) == -1)
+			fatalx("out of memory");
+	if ((filled = body_expand(ap->a->body, &sample, ESCAPE_JSON)) == NULL)
+		fatalx("out of memory");
+	if ((doc = jv_parse(filled, strlen(filled), &err)) == NULL) {
+		perr(p, ap->body->start_mark, "body: not valid JSON once its "
+		    "placeholders are filled (%s); put each {Param} inside a "
+		    "JSON string (\"...{Param}...\"), or set content_type",
+		    err != NULL ? err : "?");
+		free(err);
+	}
+	jv_free(doc);
+	free(filled);
+	params_free(&sample);
+}
+
+/* twilio: suspend or activate an account as its parent. */
+static void
+kw_twilio(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s;
+
+	if (claim_kind(p, k, ap, ACTION_TWILIO) == -1 ||
+	    (s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (strcmp(s, "suspend") == 0)
+		ap->a->twilio = TWILIO_SUSPEND;
+	else if (strcmp(s, "activate") == 0)
+		ap->a->twilio = TWILIO_ACTIVATE;
+	else
+		perr(p, v->start_mark, "twilio: '%s' is not suspend or "
+		    "activate", show(p, s));
+}
+
+/* account: whose status a twilio action sets: "{AccountSid}" or AC... */
+static void
+kw_twilio_account(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+	const char		*s;
+
+	ap->keys[kw - action_keys] = k;
+	if ((s = scalar(p, kw->name, v)) == NULL)
+		return;
+	if (strcmp(s, "{AccountSid}") != 0 && !twilio_sid(s, "AC")) {
+		perr(p, v->start_mark, "account: '%s' is not \"{AccountSid}\" "
+		    "(the callback's account) or an AccountSid", show(p, s));
+		return;
+	}
+	free(ap->a->account);
+	ap->a->account = xstrdup(s);
+	/* Stored as Twilio sends SIDs: lower-case hex. */
+	if (s[0] == 'A')
+		for (char *c = ap->a->account + 2; *c != '\0'; c++)
+			*c = (char)tolower((unsigned char)*c);
+	ap->account = v;
+}
+
+/* end_calls: after a suspend, complete the account's calls in progress. */
+static void
+kw_end_calls(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct action_parse	*ap = arg;
+
+	ap->keys[kw - action_keys] = k;
+	parse_bool(p, kw->name, v, &ap->a->end_calls);
 }
 
 /* append: a JSON-lines file, relative to the config, in an existing directory. */
@@ -2748,6 +3042,121 @@ check_triggers(struct parse *p, struct config *conf)
 	}
 }
 
+/* Parents are listed accounts and end at a top account (no cycle). */
+static void
+check_parents(struct parse *p, struct config *conf)
+{
+	const struct account	*a;
+	size_t			 i, hops;
+
+	for (i = 0; i < conf->naccounts && i < p->nparents; i++) {
+		if (!p->has_parent[i])
+			continue;
+		a = &conf->accounts[i];
+		if (strcmp(a->parent, a->sid) == 0) {
+			perr(p, p->parents[i], "parent: account %s cannot be "
+			    "its own parent", a->sid);
+			continue;
+		}
+		if (config_account(conf, a->parent) == NULL) {
+			perr(p, p->parents[i], "parent: %s is not one of "
+			    "accounts (the parent's credentials manage the "
+			    "subaccount, so list the parent too)", a->parent);
+			continue;
+		}
+		for (hops = 0; a != NULL && a->parent[0] != '\0' &&
+		    hops <= conf->naccounts; hops++)
+			a = config_account(conf, a->parent);
+		if (hops > conf->naccounts)
+			perr(p, p->parents[i], "parent: accounts[%zu] (%s) is "
+			    "in a cycle of parents", i, conf->accounts[i].sid);
+	}
+}
+
+/* The exact AccountSid values a rule's match allows, or NULL (any). */
+static const struct match *
+account_match(const struct rule *r)
+{
+	size_t	i, j;
+
+	for (i = 0; i < r->nmatches; i++) {
+		if (strcmp(r->matches[i].param, "AccountSid") != 0)
+			continue;
+		for (j = 0; j < r->matches[i].nvalues; j++)
+			if (r->matches[i].values[j].kind != MATCH_EXACT)
+				return NULL;
+		return &r->matches[i];
+	}
+	return NULL;
+}
+
+/* Why a twilio action may not act on sid, or NULL when it may. */
+static const char *
+twilio_target_error(const struct config *conf, const char *sid)
+{
+	const struct account	*a;
+	char			 low[SID_LEN + 1];
+	size_t			 i;
+
+	snprintf(low, sizeof low, "%s", sid);
+	for (i = 2; i < SID_LEN && low[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)low[i]);
+	if ((a = config_account(conf, low)) == NULL)
+		return "is not one of accounts";
+	if (a->parent[0] == '\0')
+		return "has no parent (a twilio action acts only on a "
+		    "subaccount, with its parent's credentials)";
+	return NULL;
+}
+
+/* Every account a twilio action can reach must have a parent. */
+static void
+check_twilio_actions(struct parse *p, struct config *conf)
+{
+	const struct twilio_check	*tc;
+	const struct action		*act;
+	const struct match		*m;
+	const char			*why;
+	size_t				 i, j;
+
+	for (i = 0; i < p->ntcs; i++) {
+		tc = &p->tcs[i];
+		act = &tc->r->actions[tc->action];
+		if (act->account != NULL &&
+		    strcmp(act->account, "{AccountSid}") != 0) {
+			if ((why = twilio_target_error(conf, act->account)) !=
+			    NULL)
+				perr(p, tc->has_account ? tc->account :
+				    tc->mark, "account: %s %s", act->account,
+				    why);
+			continue;
+		}
+		/* {AccountSid}: the accounts whose callbacks the rule takes. */
+		if ((m = account_match(tc->r)) != NULL) {
+			for (j = 0; j < m->nvalues; j++)
+				if ((why = twilio_target_error(conf,
+				    m->values[j].text)) != NULL)
+					perr(p, tc->has_account ? tc->account
+					    : tc->mark, "twilio: rule %s "
+					    "matches AccountSid %s, which %s",
+					    tc->r->name ? tc->r->name : "?",
+					    m->values[j].text, why);
+			continue;
+		}
+		for (j = 0; j < conf->naccounts; j++) {
+			if (conf->accounts[j].parent[0] != '\0')
+				continue;
+			perr(p, tc->has_account ? tc->account : tc->mark,
+			    "twilio: rule %s can fire for account %s, which "
+			    "has no parent: match AccountSid to the "
+			    "subaccounts it may act on, or name one in account:",
+			    tc->r->name ? tc->r->name : "?",
+			    conf->accounts[j].sid);
+			break;
+		}
+	}
+}
+
 /* An allocated config with every default set, like settings_init(). */
 static struct config *
 config_new(void)
@@ -2998,6 +3407,8 @@ config_load(const char *path, FILE *errs)
 		parse_mapping(&p, root, NULL, top_keys, conf);
 		check_triggers(&p, conf);
 		check_lease(&p, conf);
+		check_parents(&p, conf);
+		check_twilio_actions(&p, conf);
 		config_finish(conf);
 	}
 	yaml_document_delete(&doc);
@@ -3015,6 +3426,9 @@ config_load(const char *path, FILE *errs)
 	free(text);
 	free(p.dir);
 	free(p.tps);
+	free(p.parents);
+	free(p.has_parent);
+	free(p.tcs);
 	if (p.nerrors > 0) {
 		config_free(conf);
 		return NULL;
@@ -3032,6 +3446,10 @@ action_free(struct action *a)
 		free(a->argv[i]);
 	free(a->argv);
 	free(a->url);
+	free(a->url_file);
+	free(a->body);
+	free(a->content_type);
+	free(a->account);
 	free(a->ca_file);
 	for (i = 0; i < a->nheaders; i++) {
 		free(a->headers[i].name);

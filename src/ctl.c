@@ -299,3 +299,14 @@ ctl_find_callback(struct ctl *ctl, const struct command *cmd, const char *key,
 		    "%s", key);
 	return EXIT_OK;
 }
+
+int
+ctl_time_arg(const struct command *cmd, const char *option, const char *value,
+    int64_t *ms)
+{
+	if (ctl_parse_since(value, ctl_now_ms(), ms) == -1)
+		return cmd_usage(cmd, "%s %s: want a date (2026-11-24, "
+		    "2026-11-24T03:00:00Z) or a duration ago (30m, 2h, 7d)",
+		    option, value);
+	return EXIT_OK;
+}

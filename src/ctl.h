@@ -65,6 +65,9 @@ int		 ctl_parse_duration(const char *, int64_t *ms);
  * space, without seconds or Z: always UTC), or a duration ago ("2h").
  */
 int		 ctl_parse_since(const char *, int64_t now_ms, int64_t *ms);
+/* An option's time value (ctl_parse_since) into *ms, or a usage error. */
+int		 ctl_time_arg(const struct command *, const char *option,
+		    const char *value, int64_t *ms);
 /* A whole number in [min, max]; -1 if malformed or out of range. */
 int		 ctl_parse_long(const char *, long min, long max, long *out);
 /* The value of header name in a stored "Name: value\r\n" block; allocated. */
@@ -167,6 +170,11 @@ int		 cmd_tail(struct ctl *, const struct command *, int, char **);
 /* ctl_triggers.c */
 /* triggers list|fetch|create|update|delete|plan|apply: Twilio's REST API. */
 int		 cmd_triggers(struct ctl *, const struct command *, int,
+		    char **);
+
+/* ctl_accounts.c */
+/* accounts list|suspend|activate: Twilio's Accounts, as their parents. */
+int		 cmd_accounts(struct ctl *, const struct command *, int,
 		    char **);
 
 /* ctl_replay.c */

@@ -103,8 +103,11 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
 		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
 		{ "category", required_argument, NULL, 'C' },
+		{ "account", required_argument, NULL, 'a' },
 		{ "trigger", required_argument, NULL, 't' },
+		{ "unmatched", no_argument, NULL, 'U' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "wide", no_argument, NULL, 'w' },
@@ -130,14 +133,22 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	    (ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			if (ctl_parse_since(optarg, ctl_now_ms(), &flt.since)
-			    == -1)
-				rc = cmd_usage(cmd, "--since %s: want a date "
-				    "(2026-11-24, 2026-11-24T03:00:00Z) or a "
-				    "duration ago (30m, 2h, 7d)", optarg);
+			rc = ctl_time_arg(cmd, "--since", optarg, &flt.since);
+			break;
+		case 'u':
+			rc = ctl_time_arg(cmd, "--until", optarg, &flt.until);
 			break;
 		case 'C':
 			flt.category = optarg;
+			break;
+		case 'a':
+			if (!sid_valid(optarg, "AC"))
+				rc = cmd_usage(cmd, "--account %s: want an "
+				    "AccountSid, AC and 32 hex digits", optarg);
+			flt.account = optarg;
+			break;
+		case 'U':
+			flt.unmatched = 1;
 			break;
 		case 't':
 			rc = add_triggers(cmd, optarg, &flt.triggers,
@@ -164,7 +175,8 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		rc = cmd_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	if (rc != EXIT_OK)
 		goto out;
-	if (flt.category != NULL && !category_known(flt.category)) {
+	if (flt.category != NULL && strpbrk(flt.category, "*?[") == NULL &&
+	    !category_known(flt.category)) {
 		sug = category_suggest(flt.category);
 		cmd_warn(cmd, "%s is not one of Twilio's usage "
 		    "categories%s%s%s", flt.category,
@@ -1116,6 +1128,47 @@ purge_short(const struct command *cmd, struct store *s, const char *older,
 	    "delete them, or a duration of 1h or more)");
 }
 
+/* purge --dry-run: what would go, read-only. */
+static int
+purge_dry_run(struct ctl *ctl, const struct command *cmd, const char *older,
+    int json)
+{
+	struct store	*s;
+	struct json	 j;
+	char		 tb[32];
+	struct purge_counts	 pc;
+	int64_t		 age, before, ncb, njobs, nrej;
+
+	if (ctl_parse_duration(older, &age) == -1)
+		return cmd_usage(cmd, "--older-than %s: want a duration "
+		    "such as 90s, 30m, 12h or 400d", older);
+	if ((s = ctl_store(ctl, cmd, 1)) == NULL)
+		return EXIT_FAIL;
+	before = ctl_now_ms() - age;
+	if (store_purge_counts(s, before, before, &pc) == -1)
+		return cmd_fail(cmd, "%s", store_errmsg(s));
+	ncb = pc.callbacks;
+	njobs = pc.jobs;
+	nrej = pc.rejected;
+	if (json) {
+		json_init(&j, stdout);
+		json_open(&j, NULL, 0);
+		json_bool(&j, "dry_run", 1);
+		json_time(&j, "before", before);
+		json_int(&j, "callbacks", ncb);
+		json_int(&j, "jobs", njobs);
+		json_int(&j, "rejected", nrej);
+		json_close(&j, 0);
+		json_end(&j);
+	} else
+		printf("would purge %" PRId64 " callback%s (with %" PRId64
+		    " job%s) and %" PRId64 " rejected request%s from before %s;"
+		    " nothing deleted (--dry-run)\n", ncb, ncb == 1 ? "" : "s",
+		    njobs, njobs == 1 ? "" : "s", nrej, nrej == 1 ? "" : "s",
+		    fmt_time(before, 0, tb));
+	return EXIT_OK;
+}
+
 /* purge: delete what is older than a duration, as retention does daily. */
 int
 cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
@@ -1123,6 +1176,7 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	static const struct option	 longopts[] = {
 		{ "older-than", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -1132,7 +1186,7 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	const char	*older = NULL;
 	char		 tb[32];
 	int64_t		 age, before, ncb, nrej;
-	int		 ch, json = 0, force = 0, rc;
+	int		 ch, json = 0, force = 0, dry = 0, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -1142,6 +1196,9 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 			break;
 		case 'f':
 			force = 1;
+			break;
+		case 'n':
+			dry = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -1156,6 +1213,8 @@ cmd_purge(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		return cmd_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	if (older == NULL)
 		return cmd_usage(cmd, "--older-than is required");
+	if (dry)
+		return purge_dry_run(ctl, cmd, older, json);
 	if (ctl_parse_duration(older, &age) == -1)
 		return cmd_usage(cmd, "--older-than %s: want a duration "
 		    "such as 90s, 30m, 12h or 400d", older);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "dispatch.h"
+#include "log.h"
 #include "rules.h"
 #include "signature.h"
 #include "store.h"
@@ -502,13 +503,25 @@ action_target(const struct action *a, const struct params *p)
 		}
 		return out != NULL ? out : xstrdup("");
 	case ACTION_HTTP:
-		return xstrdup(a->url ? a->url : "");
+		/* Never a secret URL whole: only what tells it apart. */
+		if ((out = action_url_shown(a)) == NULL)
+			fatalx("out of memory");
+		return out;
 	case ACTION_APPEND:
 		return xstrdup(a->path ? a->path : "");
 	case ACTION_LOG:
 		if ((out = template_expand(a->template ? a->template : "",
 		    p)) == NULL)
 			out = xstrdup(a->template ? a->template : "");
+		return out;
+	case ACTION_TWILIO:
+		if ((arg = template_expand(a->account ? a->account :
+		    "{AccountSid}", p)) == NULL)
+			fatalx("out of memory");
+		xasprintf(&out, "%s %s%s", a->twilio == TWILIO_SUSPEND ?
+		    "suspend" : "activate", arg, a->twilio == TWILIO_SUSPEND &&
+		    a->end_calls ? ", end its calls" : "");
+		free(arg);
 		return out;
 	}
 	return xstrdup("");
@@ -546,6 +559,7 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option	 longopts[] = {
 		{ "rule", required_argument, NULL, 'r' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -561,7 +575,7 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	char			 id[24], act[32], **targets = NULL;
 	int64_t			*ids = NULL;
 	size_t			 nm, njobs = 0, i, k, c;
-	int			 ch, json = 0, rc;
+	int			 ch, json = 0, force = 0, rc;
 
 	memset(&r, 0, sizeof r);
 	optind = 0;
@@ -569,6 +583,9 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		switch (ch) {
 		case 'r':
 			rule = optarg;
+			break;
+		case 'f':
+			force = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -592,9 +609,17 @@ cmd_rerun(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		if ((matched[0] = find_rule(cmd, conf, rule)) == NULL)
 			goto out;
 		nm = 1;
+		/* A breaker run by mistake suspends an account: ask for it. */
+		if (!rule_matches(matched[0], &p) && !force) {
+			cmd_fail(cmd, "rule %s does not match %s: nothing "
+			    "queued (`usagehookctl test-rules %s` says why; "
+			    "--force queues its actions anyway)", rule, r.token,
+			    r.token);
+			goto out;
+		}
 		if (!rule_matches(matched[0], &p))
 			cmd_warn(cmd, "rule %s does not match %s; its actions "
-			    "are queued as asked", rule, r.token);
+			    "are queued as --force asks", rule, r.token);
 	} else if ((nm = rules_match(conf, &p, matched, MATCHED_MAX)) == 0) {
 		cmd_fail(cmd, "no rule in %s matches %s: nothing to queue "
 		    "(`usagehookctl test-rules %s` says why)", conf->file,

@@ -81,6 +81,17 @@ remember(struct tail *t, int64_t id, int64_t at, int64_t horizon)
 	t->at[t->nids++] = at;
 }
 
+/* Start one compact JSON object of this type on stdout. */
+static void
+json_line(struct json *j, const char *type, int64_t id)
+{
+	json_init(j, stdout);
+	j->compact = 1;
+	json_open(j, NULL, 0);
+	json_str(j, "type", type);
+	json_int(j, "id", id);
+}
+
 static void
 print_callback_line(const struct tail *t, const struct callback_row *r)
 {
@@ -88,11 +99,7 @@ print_callback_line(const struct tail *t, const struct callback_row *r)
 	char		tb[32];
 
 	if (t->json) {
-		json_init(&j, stdout);
-		j.compact = 1;
-		json_open(&j, NULL, 0);
-		json_str(&j, "type", "callback");
-		json_int(&j, "id", r->id);
+		json_line(&j, "callback", r->id);
 		json_time(&j, "received_at", r->received_at);
 		json_str(&j, "idempotency_token", r->token);
 		json_str(&j, "account_sid", r->account_sid);
@@ -121,11 +128,7 @@ print_job_line(const struct tail *t, const struct job_listing *l)
 	char		tb[32];
 
 	if (t->json) {
-		json_init(&j, stdout);
-		j.compact = 1;
-		json_open(&j, NULL, 0);
-		json_str(&j, "type", "job");
-		json_int(&j, "id", l->id);
+		json_line(&j, "job", l->id);
 		json_int(&j, "callback_id", l->callback_id);
 		json_str(&j, "idempotency_token", l->token);
 		json_str(&j, "rule", l->rule);
@@ -237,10 +240,9 @@ cmd_tail(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			if (ctl_parse_since(optarg, ctl_now_ms(), &since) == -1)
-				return cmd_usage(cmd, "--since %s: want a date "
-				    "(2026-11-24T03:00:00Z) or a duration ago "
-				    "(2h)", optarg);
+			if ((rc = ctl_time_arg(cmd, "--since", optarg,
+			    &since)) != EXIT_OK)
+				return rc;
 			break;
 		case 'j':
 			t.json = 1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "callback.h"
 #include "config.h"
@@ -31,6 +32,7 @@ struct topts {
 	const char	*api_base;
 	const char	*sid;		/* fetch, update, delete */
 	int		 prune_all;
+	int		 yes;		/* apply: do not ask before deleting */
 	int		 json;
 };
 
@@ -72,7 +74,8 @@ static const struct tsub subs[] = {
 	    "[--url URL] [--method M]" COMMON },
 	{ "delete", t_delete, "Aaj", 1, "triggers delete UT..." COMMON },
 	{ "plan", t_plan, "pAaj", 0, "triggers plan [--prune-all]" COMMON },
-	{ "apply", t_apply, "pAaj", 0, "triggers apply [--prune-all]" COMMON },
+	{ "apply", t_apply, "pyAaj", 0, "triggers apply [--prune-all] [--yes]"
+	    COMMON },
 };
 #undef COMMON
 
@@ -541,6 +544,41 @@ print_plan(const struct plan *pl, int applied, int json)
 		    pl->kept == 1 ? "" : "s", pl->kept == 1 ? "it" : "them");
 }
 
+/*
+ * Before apply deletes triggers (a delete, or the old one of a replace):
+ * say which on stderr, and on a terminal ask unless --yes. 0 to go on.
+ */
+static int
+confirm_deletes(const struct command *cmd, const struct plan *pl, int yes)
+{
+	const struct step	*s;
+	char			 answer[16];
+	size_t			 i, n = 0;
+
+	for (i = 0; i < pl->nsteps; i++) {
+		s = &pl->steps[i];
+		if (s->action != STEP_DELETE && s->action != STEP_REPLACE)
+			continue;
+		if (n++ == 0)
+			fprintf(stderr, "usagehookctl: %s will delete:\n",
+			    cmd->name);
+		fprintf(stderr, "  %s %s (%s)%s\n", s->have->sid,
+		    s->have->friendly_name ? s->have->friendly_name : "-",
+		    pl->accounts[s->account]->sid, s->action == STEP_REPLACE ?
+		    " and create it again" : "");
+	}
+	if (n == 0 || yes || !isatty(STDIN_FILENO))
+		return 0;
+	fprintf(stderr, "Delete %zu trigger%s at Twilio? [y/N] ", n,
+	    n == 1 ? "" : "s");
+	fflush(stderr);
+	if (fgets(answer, sizeof answer, stdin) != NULL &&
+	    (answer[0] == 'y' || answer[0] == 'Y'))
+		return 0;
+	cmd_fail(cmd, "nothing applied (--yes applies without asking)");
+	return -1;
+}
+
 /* plan and apply: the config's triggers against Twilio's. */
 static int
 plan_or_apply(struct ctl *ctl, const struct command *cmd, struct topts *o,
@@ -561,6 +599,10 @@ plan_or_apply(struct ctl *ctl, const struct command *cmd, struct topts *o,
 	    only, o->prune_all, &pl, &err) == -1) {
 		cmd_fail(cmd, "%s", err);
 		free(err);
+		return EXIT_FAIL;
+	}
+	if (apply && confirm_deletes(cmd, &pl, o->yes) == -1) {
+		plan_free(&pl);
 		return EXIT_FAIL;
 	}
 	if (apply)
@@ -612,6 +654,7 @@ cmd_triggers(struct ctl *ctl, const struct command *cmd, int argc,
 		{ "method", required_argument, NULL, 'm' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "prune-all", no_argument, NULL, 'p' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ "account", required_argument, NULL, 'A' },
 		{ "api-base", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
@@ -668,6 +711,7 @@ cmd_triggers(struct ctl *ctl, const struct command *cmd, int argc,
 		case 'm': o.method = optarg; break;
 		case 'u': o.url = optarg; break;
 		case 'p': o.prune_all = 1; break;
+		case 'y': o.yes = 1; break;
 		case 'A': o.account = optarg; break;
 		case 'a': o.api_base = optarg; break;
 		case 'j': o.json = 1; break;

@@ -72,6 +72,7 @@ static const char *const kind_names[] = {
 	[ACTION_HTTP] = "http",
 	[ACTION_APPEND] = "append",
 	[ACTION_LOG] = "log",
+	[ACTION_TWILIO] = "twilio",
 };
 
 static void	fetch(struct dispatcher *);
@@ -79,7 +80,7 @@ static void	fetch(struct dispatcher *);
 const char *
 action_kind_name(enum action_kind k)
 {
-	if (k < ACTION_EXEC || k > ACTION_LOG)
+	if (k < ACTION_EXEC || k > ACTION_TWILIO)
 		return "unknown";
 	return kind_names[k];
 }
@@ -255,13 +256,21 @@ job_finished(struct job *j, int ok, const char *error)
 	const char		*kind = action_kind_name(j->act->kind);
 	int64_t			 delay;
 
-	metrics_count(&d->metrics->jobs, j->rc->rule, ok ? "done" :
-	    j->attempt >= j->max_attempts ? "dead" : "failed");
-	if (ok) {
+	metrics_count(&d->metrics->jobs, j->rc->rule, ok > 0 ? "done" :
+	    ok < 0 || j->attempt >= j->max_attempts ? "dead" : "failed");
+	if (ok > 0) {
 		d->metrics->jobs_done++;
 		log_info("job %lld (rule %s, %s): done on attempt %d",
 		    (long long)j->id, j->rc->rule, kind, j->attempt);
 		submit_update(d, j->id, JOB_DONE, 0, NULL);
+	} else if (ok < 0) {
+		/* Retries cannot fix it: say so now, not after all attempts. */
+		d->metrics->jobs_dead++;
+		log_warnx("job %lld (rule %s, %s): dead on attempt %d (no retry "
+		    "can fix this): %s; `usagehookctl retry %lld` runs it again "
+		    "once it is fixed", (long long)j->id, j->rc->rule, kind,
+		    j->attempt, error, (long long)j->id);
+		submit_update(d, j->id, JOB_DEAD, 0, error);
 	} else if (j->attempt >= j->max_attempts) {
 		d->metrics->jobs_dead++;
 		log_warnx("job %lld (rule %s, %s): dead after %d attempts: %s; "
@@ -308,6 +317,7 @@ start(struct dispatcher *d, const struct job_row *row)
 	struct job_info		 info;
 	const char		*err;
 	char			 why[256];
+	int			 started;
 
 	if ((act = find_action(g->conf, row->rule, row->action)) == NULL) {
 		snprintf(why, sizeof why, "rule %s has no action %d in the "
@@ -350,9 +360,13 @@ start(struct dispatcher *d, const struct job_row *row)
 	info.id = j->id;
 	info.rule = rc->rule;
 	info.attempt = j->attempt;
-	if (actions_run(d->actions, act, &j->params, &info, action_done, j,
-	    &err) == -1)
-		job_finished(j, 0, err);
+	info.conf = g->conf;
+	info.callback_id = row->callback_id;
+	info.received_at = row->received_at;
+	info.source = "callback";
+	if ((started = actions_run(d->actions, act, &j->params, &info,
+	    action_done, j, &err)) < 0)
+		job_finished(j, started == -2 ? -1 : 0, err);
 	return 0;
 }
 

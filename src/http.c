@@ -46,6 +46,9 @@
 #define SERVER_MAX_LISTENERS	16
 /* Connections the kernel queues for us before we accept them. */
 #define LISTEN_BACKLOG		1024
+/* The characters of a header name (RFC 9110 token). */
+#define HEADER_NAME_CHARS	"!#$%&'*+-.^_`|~0123456789" \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 /* Rules one callback may match; more is a config no operator means. */
 #define MAX_MATCHED		64
 
@@ -175,6 +178,37 @@ printable(const char *s, char *out, size_t len)
 	return out;
 }
 
+/*
+ * Stop reading req's connection until its reply is flushed. evhttp (2.1)
+ * reads on while it writes a reply (to notice a close) and keeps what it
+ * reads: a client that pipelines and never reads would grow its input
+ * without bound, and an EOF read then (a half-close after pipelined
+ * requests) drops the requests still unanswered. evhttp enables reading
+ * again itself once the reply is out, for the next request.
+ */
+static void
+hold_reading(struct evhttp_connection *evcon)
+{
+	struct bufferevent	*bev;
+
+	if (evcon != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL)
+		bufferevent_disable(bev, EV_READ);
+}
+
+/* evhttp_send_reply, and no reading until that reply is flushed. */
+static void
+send_reply(struct evhttp_request *req, int status, const char *reason,
+    struct evbuffer *buf)
+{
+	struct evhttp_connection	*evcon;
+
+	/* Without a connection evhttp frees req: look first. */
+	evcon = evhttp_request_get_connection(req);
+	evhttp_send_reply(req, status, reason, buf);
+	hold_reading(evcon);
+}
+
 /* Send a short text answer; extra is one "Name: value" header or NULL. */
 static void
 reply(struct evhttp_request *req, int status, const char *reason,
@@ -187,13 +221,13 @@ reply(struct evhttp_request *req, int status, const char *reason,
 	if (xname != NULL)
 		evhttp_add_header(out, xname, xvalue);
 	if ((buf = evbuffer_new()) == NULL) {
-		evhttp_send_reply(req, status, reason, NULL);
+		send_reply(req, status, reason, NULL);
 		return;
 	}
 	/* libevent 2.1 sends a HEAD reply's body; a HEAD answer has none. */
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
 		evbuffer_add(buf, body, strlen(body));
-	evhttp_send_reply(req, status, reason, buf);
+	send_reply(req, status, reason, buf);
 	evbuffer_free(buf);
 }
 
@@ -301,7 +335,23 @@ reject(struct server *srv, struct evhttp_request *req, struct callback *cb,
 	    "Unsupported Media Type" : "Bad Request", body, NULL, NULL);
 }
 
-/* The raw header block; -1 when out of memory. Sets *size in bytes. */
+/* How many times header name occurs in hdrs; *first is its first value. */
+static size_t
+header_count(struct evkeyvalq *hdrs, const char *name, const char **first)
+{
+	struct evkeyval	*kv;
+	size_t		 n = 0;
+
+	*first = NULL;
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		if (evutil_ascii_strcasecmp(kv->key, name) != 0)
+			continue;
+		if (n++ == 0)
+			*first = kv->value;
+	}
+	return n;
+}
+
 /* The size of req's headers as "Name: value\r\n" lines. */
 static size_t
 headers_size(struct evhttp_request *req)
@@ -315,6 +365,7 @@ headers_size(struct evhttp_request *req)
 	return len;
 }
 
+/* The raw header block, allocated in *out; -1 when out of memory. */
 static int
 raw_headers(struct evhttp_request *req, char **out, size_t *size)
 {
@@ -399,13 +450,25 @@ static char *
 public_url(struct server *srv, struct evhttp_request *req, const char *peer)
 {
 	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	const struct evhttp_uri	*pu = evhttp_request_get_evhttp_uri(req);
 	const char		*uri = evhttp_request_get_uri(req);
 	const char		*proto = "http", *host = NULL, *fp, *fh;
+	const char		*query = NULL;
 	char			*url, scheme[16];
 	size_t			 n;
 
+	/*
+	 * An absolute-form target ("POST http://host/path?q HTTP/1.1"): its
+	 * path and query, as routing took them; the host is taken as below.
+	 */
+	if (*uri != '/' && pu != NULL && evhttp_uri_get_scheme(pu) != NULL) {
+		if ((uri = evhttp_uri_get_path(pu)) == NULL || *uri == '\0')
+			uri = "/";
+		query = evhttp_uri_get_query(pu);
+	}
 	if (srv->conf->public_url != NULL) {
-		if (asprintf(&url, "%s%s", srv->conf->public_url, uri) == -1)
+		if (asprintf(&url, "%s%s%s%s", srv->conf->public_url, uri,
+		    query != NULL ? "?" : "", query != NULL ? query : "") == -1)
 			return NULL;
 		return url;
 	}
@@ -430,7 +493,8 @@ public_url(struct server *srv, struct evhttp_request *req, const char *peer)
 	if (host == NULL)
 		host = "localhost";
 	n = strcspn(host, ", ");
-	if (asprintf(&url, "%s://%.*s%s", proto, (int)n, host, uri) == -1)
+	if (asprintf(&url, "%s://%.*s%s%s%s", proto, (int)n, host, uri,
+	    query != NULL ? "?" : "", query != NULL ? query : "") == -1)
 		return NULL;
 	return url;
 }
@@ -646,7 +710,7 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
 	struct callback		*cb;
 	struct pending		*p;
-	const char		*err, *query, *ct;
+	const char		*err, *query, *ct, *sig;
 	char			 why[1024];
 	size_t			 hsize;
 	int			 rv;
@@ -699,6 +763,13 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	}
 	if ((cb->url = public_url(srv, req, cb->remote)) == NULL)
 		goto unavailable;
+	/* Which of two signatures is Twilio's is anyone's guess. */
+	if (header_count(hdrs, "X-Twilio-Signature", &sig) > 1) {
+		reject(srv, req, cb, REJECT_MALFORMED,
+		    "two X-Twilio-Signature headers");
+		callback_free(cb);
+		return;
+	}
 	if (cb->signature == NULL || *cb->signature == '\0') {
 		snprintf(why, sizeof why, "no X-Twilio-Signature header "
 		    "(URL %s)", cb->url);
@@ -803,7 +874,7 @@ serve_metrics(struct server *srv, struct evhttp_request *req)
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, 200, "OK", buf);
+	send_reply(req, 200, "OK", buf);
 	evbuffer_free(buf);
 }
 
@@ -881,6 +952,8 @@ request_arrived(struct server *srv, struct evhttp_request *req)
 {
 	struct conn	*c;
 
+	/* Nothing more is read until this request's reply is flushed. */
+	hold_reading(evhttp_request_get_connection(req));
 	/* Not adopted (out of memory): untracked, a drain may cut it short. */
 	if ((c = conn_of(srv, req)) == NULL)
 		return;
@@ -890,15 +963,100 @@ request_arrived(struct server *srv, struct evhttp_request *req)
 	evhttp_request_set_on_complete_cb(req, reply_flushed, c);
 }
 
+/*
+ * Why req's framing is not the one evhttp read, or NULL when it is. evhttp
+ * (2.1) takes the first Content-Length, reads a chunked body only when the
+ * first Transfer-Encoding is exactly "chunked" (any other falls back to
+ * Content-Length, or to no body), and reads no body at all for HEAD: in
+ * each case what it left unread would be parsed as the next request on the
+ * connection, one a proxy in front sent for another client. So refused:
+ * two Content-Length headers that differ; a Transfer-Encoding that is not
+ * one "chunked", or one with a Content-Length; a HEAD with a
+ * Content-Length other than 0 or with a Transfer-Encoding. evhttp keeps a
+ * header name with a space before its colon as it is, so that is refused
+ * too (RFC 9112 5.1), lest "Content-Length : 5" go unread. Two Host
+ * headers are refused as well: which one a proxy in front routed by is
+ * unknown.
+ */
+static const char *
+framing_error(struct evhttp_request *req)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	const char		*cl, *te, *host;
+	size_t			 ncl, nte;
+	char			*end;
+
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		if (*kv->key == '\0' || kv->key[strspn(kv->key,
+		    HEADER_NAME_CHARS)] != '\0')
+			return "a header name that is not a token "
+			    "(\"Content-Length :\" is not \"Content-Length:\")";
+	ncl = header_count(hdrs, "Content-Length", &cl);
+	for (kv = hdrs->tqh_first; kv != NULL && ncl > 1; kv = kv->next.tqe_next)
+		if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0 &&
+		    strcmp(kv->value, cl) != 0)
+			return "two Content-Length headers with different values";
+	nte = header_count(hdrs, "Transfer-Encoding", &te);
+	if (nte > 1 || (te != NULL && evutil_ascii_strcasecmp(te,
+	    "chunked") != 0))
+		return "a Transfer-Encoding other than one \"chunked\"";
+	if (te != NULL && cl != NULL)
+		return "both Transfer-Encoding and Content-Length";
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD &&
+	    (te != NULL || (cl != NULL && (strtoull(cl, &end, 10) != 0 ||
+	    *end != '\0'))))
+		return "a HEAD request with a body";
+	if (header_count(hdrs, "Host", &host) > 1)
+		return "two Host headers";
+	return NULL;
+}
+
+/*
+ * Refuse a request whose framing evhttp may have read otherwise than the
+ * client (or a proxy) meant: 400, and the connection closes after the
+ * answer, with whatever else the client sent unread.
+ */
+static void
+refuse_framing(struct server *srv, struct evhttp_request *req,
+    const char *why)
+{
+	struct evhttp_connection	*evcon;
+	char				 u[256], body[128];
+	char				*peer = NULL;
+	ev_uint16_t			 port;
+
+	if ((evcon = evhttp_request_get_connection(req)) != NULL)
+		evhttp_connection_get_peer(evcon, &peer, &port);
+	if (peer_is_unix(srv, req))
+		peer = "unix";
+	srv->metrics->bad_framing++;
+	/* Counted among the refusals a flood may not log one by one. */
+	if (ratelimit_allow(&refusals))
+		log_warnx("refused %s %s from %s: 400 bad framing: %s; "
+		    "connection closed",
+		    find_method(evhttp_request_get_command(req)) ?
+		    find_method(evhttp_request_get_command(req))->name : "?",
+		    printable(evhttp_request_get_uri(req), u, sizeof u),
+		    peer != NULL ? peer : "-", why);
+	snprintf(body, sizeof body, "bad request: %s\n", why);
+	reply(req, 400, "Bad Request", body, "Connection", "close");
+}
+
 static void
 route(struct evhttp_request *req, void *arg)
 {
 	struct server		*srv = arg;
 	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
 	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
+	const char		*why;
 	size_t			 i;
 
 	request_arrived(srv, req);
+	if ((why = framing_error(req)) != NULL) {
+		refuse_framing(srv, req, why);
+		return;
+	}
 	if (path == NULL || *path == '\0')
 		path = "/";
 	if (strcmp(path, srv->conf->path) == 0) {

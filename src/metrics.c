@@ -35,6 +35,20 @@ reject_reason_name(enum reject_reason r)
 	return reason_names[r];
 }
 
+/* Count seconds into a histogram over latency_le's buckets. */
+static void
+latency_add(uint64_t *bucket, uint64_t *count, double *sum, double seconds)
+{
+	size_t	i;
+
+	for (i = 0; i < METRICS_LATENCY_BUCKETS - 1; i++)
+		if (seconds <= latency_le[i])
+			break;
+	bucket[i]++;
+	(*count)++;
+	*sum += seconds;
+}
+
 void
 metrics_commit(struct metrics *m, size_t n, double seconds)
 {
@@ -47,13 +61,7 @@ metrics_commit(struct metrics *m, size_t n, double seconds)
 	m->batch[i]++;
 	m->batch_count++;
 	m->batch_sum += n;
-
-	for (i = 0; i < METRICS_LATENCY_BUCKETS - 1; i++)
-		if (seconds <= latency_le[i])
-			break;
-	m->latency[i]++;
-	m->latency_count++;
-	m->latency_sum += seconds;
+	latency_add(m->latency, &m->latency_count, &m->latency_sum, seconds);
 }
 
 /* Set by the housekeeping thread, read when /metrics is written. */
@@ -95,14 +103,7 @@ jobs_gauges(struct evbuffer *b)
 void
 metrics_request(struct metrics *m, double seconds)
 {
-	size_t	i;
-
-	for (i = 0; i < METRICS_LATENCY_BUCKETS - 1; i++)
-		if (seconds <= latency_le[i])
-			break;
-	m->request[i]++;
-	m->request_count++;
-	m->request_sum += seconds;
+	latency_add(m->request, &m->request_count, &m->request_sum, seconds);
 }
 
 /* FNV-1a over both label values. */
@@ -267,6 +268,10 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "libevent unseen).", m->body_too_large);
 	err |= counter(b, "usagehookd_not_found_total",
 	    "Requests for paths we do not serve.", m->not_found);
+	err |= counter(b, "usagehookd_bad_framing_total",
+	    "Requests refused 400 with their connection closed because their "
+	    "length could be read two ways (request smuggling).",
+	    m->bad_framing);
 	err |= counter(b, "usagehookd_timed_out_total",
 	    "Connections closed because a request did not arrive whole "
 	    "within request_timeout.", m->timed_out);

@@ -51,6 +51,7 @@ struct metrics {
 	uint64_t	body_too_large;		/* 413 we answered (evhttp's own are not seen) */
 	uint64_t	not_found;
 	uint64_t	timed_out;		/* request not whole in request_timeout */
+	uint64_t	bad_framing;		/* 400: a length read otherwise */
 	uint64_t	connections;		/* open, set when written */
 	uint64_t	unmatched;		/* stored, no rule matched */
 	uint64_t	jobs_done;

@@ -89,6 +89,8 @@ struct job_row {
 	char		*uri;
 	char		*body;
 	size_t		 bodylen;
+	int64_t		 callback_id;	/* the callback's row */
+	int64_t		 received_at;	/* its arrival, ms since the epoch */
 };
 
 /*
@@ -183,7 +185,10 @@ struct callback_row {
 /* Which callbacks store_callbacks_list returns; zeroes mean any. */
 struct callback_filter {
 	int64_t		 since;		/* received at or after, ms */
-	const char	*category;	/* UsageCategory */
+	int64_t		 until;		/* received before, ms; 0: now */
+	const char	*category;	/* UsageCategory, or a glob (* ? [) */
+	const char	*account;	/* AccountSid */
+	int		 unmatched;	/* only those that got no job */
 	const char	**triggers;	/* UsageTriggerSids, any of */
 	size_t		 ntriggers;
 	size_t		 limit;		/* 0: no limit */

@@ -1025,7 +1025,10 @@ pg_duplicates(struct store *s, const char *token)
 	return n;
 }
 
-/* Rows of (id, rule, action, attempts, max_attempts, method, uri, body). */
+/*
+ * Rows of (id, rule, action, attempts, max_attempts, method, uri, body,
+ * callback id, received_at).
+ */
 static int
 read_job_rows(struct store *s, PGresult *res, struct job_row **rowsp,
     size_t *np)
@@ -1046,6 +1049,8 @@ read_job_rows(struct store *s, PGresult *res, struct job_row **rowsp,
 		rows[i].method = col_str(res, i, 5, NULL);
 		rows[i].uri = col_str(res, i, 6, NULL);
 		rows[i].body = col_str(res, i, 7, &rows[i].bodylen);
+		rows[i].callback_id = col_int(res, i, 8);
+		rows[i].received_at = col_int(res, i, 9);
 	}
 	*rowsp = rows;
 	*np = n;
@@ -1066,7 +1071,8 @@ pg_jobs_due(struct store *s, int64_t now, size_t limit,
 	p_int(&p, now);
 	p_int(&p, (int64_t)limit);
 	if ((res = pq(s, "reading due jobs", "SELECT j.id, j.rule, j.action,"
-	    " j.attempts, j.max_attempts, c.method, c.uri, c.body"
+	    " j.attempts, j.max_attempts, c.method, c.uri, c.body, c.id,"
+	    " c.received_at"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
 	    " WHERE j.state = 'queued' AND j.next_run_at <= $1"
 	    " ORDER BY j.next_run_at, j.id LIMIT $2", &p, PGRES_TUPLES_OK))
@@ -1107,7 +1113,7 @@ pg_jobs_take(struct store *s, const char *owner, int64_t now,
 	    " RETURNING j.id, j.rule, j.action, j.attempts - 1 AS attempts,"
 	    " j.max_attempts, j.callback_id, j.next_run_at)"
 	    " SELECT t.id, t.rule, t.action, t.attempts, t.max_attempts,"
-	    " c.method, c.uri, c.body FROM taken t"
+	    " c.method, c.uri, c.body, c.id, c.received_at FROM taken t"
 	    " JOIN callbacks c ON c.id = t.callback_id"
 	    " ORDER BY t.next_run_at, t.id", &p, PGRES_TUPLES_OK)) == NULL)
 		return -1;
@@ -1206,13 +1212,15 @@ read_callback(const PGresult *res, int i, struct callback_row *r, int all)
 	}
 }
 
+static char	*glob_regex(const char *);
+
 static int
 pg_callbacks_list(struct store *s, const struct callback_filter *flt,
     struct callback_row **rowsp, size_t *np)
 {
 	struct pgparams	 p;
 	PGresult	*res;
-	char		 sql[2048];
+	char		 sql[2048], *glob = NULL, *arr = NULL;
 	size_t		 i, n;
 	int		 len;
 
@@ -1227,14 +1235,33 @@ pg_callbacks_list(struct store *s, const struct callback_filter *flt,
 	p_int(&p, flt->since);
 	len = snprintf(sql, sizeof sql, "SELECT " CALLBACK_COLUMNS
 	    " FROM callbacks WHERE received_at >= $1");
-	if (flt->category != NULL) {
+	if (flt->until > 0) {
+		p_int(&p, flt->until);
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND received_at < $%d", p.n);
+	}
+	if (flt->category != NULL && strpbrk(flt->category, "*?[") != NULL) {
+		/* SQLite's GLOB, as an anchored regular expression. */
+		glob = glob_regex(flt->category);
+		p_text(&p, glob);
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND usage_category ~ $%d", p.n);
+	} else if (flt->category != NULL) {
 		p_text(&p, flt->category);
 		len += snprintf(sql + len, sizeof sql - len,
 		    " AND usage_category = $%d", p.n);
 	}
+	if (flt->account != NULL) {
+		p_text(&p, flt->account);
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND account_sid = $%d", p.n);
+	}
+	if (flt->unmatched)
+		len += snprintf(sql + len, sizeof sql - len, " AND NOT EXISTS"
+		    " (SELECT 1 FROM jobs WHERE jobs.callback_id = callbacks.id)");
 	/* The SIDs go in one array parameter, never into the text. */
 	if (flt->ntriggers > 0) {
-		char	*arr, *q;
+		char	*q;
 		size_t	 sz = 3;
 
 		for (i = 0; i < flt->ntriggers; i++)
@@ -1267,8 +1294,8 @@ pg_callbacks_list(struct store *s, const struct callback_filter *flt,
 	snprintf(sql + len, sizeof sql - len,
 	    " ORDER BY received_at DESC, id DESC LIMIT $%d::bigint", p.n);
 	res = pq(s, "listing callbacks", sql, &p, PGRES_TUPLES_OK);
-	if (flt->ntriggers > 0)
-		free((char *)p.v[flt->category != NULL ? 2 : 1]);
+	free(glob);
+	free(arr);
 	if (res == NULL)
 		return -1;
 	n = PQntuples(res);
@@ -1278,6 +1305,47 @@ pg_callbacks_list(struct store *s, const struct callback_filter *flt,
 	*np = n;
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * A glob as SQLite's GLOB reads it (* ? [...] [^...]) as an anchored
+ * POSIX regular expression, allocated; other characters are literal.
+ */
+static char *
+glob_regex(const char *g)
+{
+	char	*out = xmalloc(strlen(g) * 2 + 3), *o = out;
+	int	 inclass = 0;
+
+	*o++ = '^';
+	for (; *g != '\0'; g++) {
+		if (inclass) {
+			if (*g == ']')
+				inclass = 0;
+			else if (*g == '\\')
+				*o++ = '\\';
+			*o++ = *g;
+		} else if (*g == '*') {
+			*o++ = '.';
+			*o++ = '*';
+		} else if (*g == '?')
+			*o++ = '.';
+		else if (*g == '[' && strchr(g + 1, ']') != NULL) {
+			inclass = 1;
+			*o++ = '[';
+			if (g[1] == '^') {
+				*o++ = '^';
+				g++;
+			}
+		} else {
+			if (strchr(".^$|()[]{}+*?\\", *g) != NULL)
+				*o++ = '\\';
+			*o++ = *g;
+		}
+	}
+	*o++ = '$';
+	*o = '\0';
+	return out;
 }
 
 /* 1 if s is all digits and short enough to be a row id. */

@@ -206,7 +206,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
 	[ST_JOBS_DUE] =
 	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
-	    " c.method, c.uri, c.body"
+	    " c.method, c.uri, c.body, c.id, c.received_at"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
 	    " WHERE j.state = 'queued' AND j.next_run_at <= ?1"
 	    " ORDER BY j.next_run_at, j.id LIMIT ?2",
@@ -227,7 +227,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " lease_until = NULL WHERE state = 'running'",
 	[ST_JOBS_TAKE] =
 	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
-	    " c.method, c.uri, c.body"
+	    " c.method, c.uri, c.body, c.id, c.received_at"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
 	    " WHERE ((j.state = 'queued' AND j.next_run_at <= ?1)"
 	    " OR (j.state = 'running' AND j.lease_until <= ?1))"
@@ -1244,6 +1244,8 @@ sqlite_jobs_due(struct store *s, int64_t now, size_t limit,
 		r->action = sqlite3_column_int(st, 2);
 		r->attempts = sqlite3_column_int(st, 3);
 		r->max_attempts = sqlite3_column_int(st, 4);
+		r->callback_id = sqlite3_column_int64(st, 8);
+		r->received_at = sqlite3_column_int64(st, 9);
 		if ((r->rule = column_dup(st, 1, NULL)) == NULL ||
 		    (r->method = column_dup(st, 5, NULL)) == NULL ||
 		    (r->uri = column_dup(st, 6, NULL)) == NULL ||
@@ -1466,9 +1468,19 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 	}
 	len = snprintf(sql, sizeof sql, "SELECT " CALLBACK_COLUMNS
 	    " FROM callbacks WHERE received_at >= ?");
+	if (flt->until > 0)
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND received_at < ?");
 	if (flt->category != NULL)
 		len += snprintf(sql + len, sizeof sql - len,
-		    " AND usage_category = ?");
+		    " AND usage_category %s ?",
+		    strpbrk(flt->category, "*?[") ? "GLOB" : "=");
+	if (flt->account != NULL)
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND account_sid = ?");
+	if (flt->unmatched)
+		len += snprintf(sql + len, sizeof sql - len, " AND NOT EXISTS"
+		    " (SELECT 1 FROM jobs WHERE jobs.callback_id = callbacks.id)");
 	for (i = 0; i < flt->ntriggers; i++)
 		len += snprintf(sql + len, sizeof sql - len, "%s?%s",
 		    i == 0 ? " AND usage_trigger_sid IN (" : ", ",
@@ -1478,8 +1490,12 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 	if (prepare(s, sql, &st, "listing callbacks") == -1)
 		return -1;
 	sqlite3_bind_int64(st, b++, flt->since);
+	if (flt->until > 0)
+		sqlite3_bind_int64(st, b++, flt->until);
 	if (flt->category != NULL)
 		bind_text(st, b++, flt->category);
+	if (flt->account != NULL)
+		bind_text(st, b++, flt->account);
 	for (i = 0; i < flt->ntriggers; i++)
 		bind_text(st, b++, flt->triggers[i]);
 	sqlite3_bind_int64(st, b, flt->limit > 0 ? (sqlite3_int64)flt->limit :
@@ -2047,6 +2063,8 @@ sqlite_jobs_take(struct store *s, const char *owner, int64_t now,
 		r->action = sqlite3_column_int(st, 2);
 		r->attempts = sqlite3_column_int(st, 3);
 		r->max_attempts = sqlite3_column_int(st, 4);
+		r->callback_id = sqlite3_column_int64(st, 8);
+		r->received_at = sqlite3_column_int64(st, 9);
 		if ((r->rule = column_dup(st, 1, NULL)) == NULL ||
 		    (r->method = column_dup(st, 5, NULL)) == NULL ||
 		    (r->uri = column_dup(st, 6, NULL)) == NULL ||

@@ -560,6 +560,35 @@ request_ut(struct twilio *tw, enum evhttp_cmd_type method,
 	return rc;
 }
 
+int
+twilio_call(struct twilio *tw, const char *method, const char *target,
+    const char *form, int *status, struct jv **doc, char **err)
+{
+	struct answer	 ans;
+	int		 attempts;
+
+	*status = 0;
+	*doc = NULL;
+	if (request(tw, strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST :
+	    EVHTTP_REQ_GET, target, form, &ans, &attempts, err) == -1) {
+		one_line(*err);
+		return -1;
+	}
+	*status = ans.status;
+	if (ans.status < 200 || ans.status > 299) {
+		answer_error(&ans, attempts, err);
+		answer_free(&ans);
+		return -1;
+	}
+	*doc = answer_json(&ans, err);
+	answer_free(&ans);
+	if (*doc == NULL) {
+		one_line(*err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The path of the account's triggers, or of one of them; allocated. */
 static char *
 triggers_path(const struct twilio *tw, const char *sid)

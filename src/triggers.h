@@ -96,6 +96,17 @@ int		 twilio_update(struct twilio *, const char *sid,
 		    const struct ut_change *, struct ut *out, char **err);
 int		 twilio_delete(struct twilio *, const char *sid, char **err);
 
+struct jv;
+/*
+ * Any other REST call: method "GET" or "POST" (with form, or NULL) on
+ * target ("/2010-04-01/..."), retried as above. 0 with the 2xx answer's
+ * JSON in *doc (free with jv_free), or -1 with an allocated one-line *err;
+ * *status is the answer's HTTP status, 0 when none came.
+ */
+int		 twilio_call(struct twilio *, const char *method,
+		    const char *target, const char *form, int *status,
+		    struct jv **doc, char **err);
+
 /* Free what u owns and zero it. */
 void		 ut_free(struct ut *u);
 void		 ut_list_free(struct ut_list *);

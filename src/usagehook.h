@@ -89,6 +89,8 @@ struct account {
 	/* For the REST API instead of sid and token: "SK..." or "". */
 	char		 api_key_sid[SID_LEN + 1];
 	char		*api_key_secret; /* NULL unless api_key_sid is set */
+	/* A subaccount managed with this account's API credentials, or "". */
+	char		 parent[SID_LEN + 1];
 };
 
 /* A UsageTrigger the config declares; triggers plan/apply make it so. */
@@ -138,7 +140,18 @@ struct match {
 	size_t			 nvalues;
 };
 
-enum action_kind { ACTION_EXEC, ACTION_HTTP, ACTION_APPEND, ACTION_LOG };
+enum action_kind { ACTION_EXEC, ACTION_HTTP, ACTION_APPEND, ACTION_LOG,
+	ACTION_TWILIO };
+
+/* How an http body template escapes each {Param}, by its content type. */
+enum body_escape {
+	ESCAPE_JSON,		/* application/json, ...+json: string escaping */
+	ESCAPE_FORM,		/* application/x-www-form-urlencoded */
+	ESCAPE_NONE		/* text/...: the value as it is */
+};
+
+/* What a twilio action does to the account. */
+enum twilio_op { TWILIO_SUSPEND, TWILIO_ACTIVATE };
 
 /* An extra header of an http action; a secret one is read from file. */
 struct action_header {
@@ -151,7 +164,14 @@ struct action {
 	enum action_kind	 kind;
 	char			**argv;		/* exec: NULL-terminated, {Param} templates */
 	size_t			 argc;
-	char			*url;		/* http */
+	char			*url;		/* http; NULL when url_file is set */
+	char			*url_file;	/* http: the URL, read at each attempt */
+	char			*body;		/* http: template; NULL = callback JSON */
+	char			*content_type;	/* http: default application/json */
+	enum body_escape	 escape;	/* http: of body, by content_type */
+	enum twilio_op		 twilio;	/* twilio */
+	char			*account;	/* twilio: template, "{AccountSid}" */
+	int			 end_calls;	/* twilio suspend: complete its calls */
 	char			*ca_file;	/* http: NULL = system CA store */
 	struct action_header	*headers;	/* http */
 	size_t			 nheaders;

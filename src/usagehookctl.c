@@ -15,15 +15,17 @@
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "categories", cmd_categories, "categories [--json]" },
-	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] "
-	    "[--limit N] [--wide] [--json]" },
+	{ "list", cmd_list, "list [--since T] [--until T] [--category C|GLOB] "
+	    "[--account AC...] [--trigger UT...] [--unmatched] [--limit N] "
+	    "[--wide] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
 	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
 	    "[--connect [http[s]://]ADDR] [--resign] [--keep-auth] "
 	    "[--dry-run] [--token-file F] [--secondary] "
 	    "[--ca-file F] [--timeout SEC] [-v] [--json]" },
-	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME] [--json]" },
+	{ "rerun", cmd_rerun, "rerun TOKEN|ID [--rule NAME [--force]] "
+	    "[--json]" },
 	{ "test-rules", cmd_test_rules, "test-rules [TOKEN|ID] "
 	    "[--param K=V ...] [--json]" },
 	{ "jobs", cmd_jobs, "jobs [--dead | --state STATE] [--limit N] "
@@ -32,7 +34,8 @@ static const struct command commands[] = {
 	    "[--json]" },
 	{ "tail", cmd_tail, "tail [--since T] [--json]" },
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
-	{ "purge", cmd_purge, "purge --older-than DURATION [--force] [--json]" },
+	{ "purge", cmd_purge, "purge --older-than DURATION [--dry-run] "
+	    "[--force] [--json]" },
 	{ "copy-db", cmd_copy_db, "copy-db FILE postgresql://... [--quiet] "
 	    "[--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
@@ -41,9 +44,12 @@ static const struct command commands[] = {
 	    "[--method M] "
 	    "[--token-file F] [--secondary] [--ca-file F] [-H 'Name: value'] "
 	    "[--timeout SEC] [--bare] [-v] [K=V ...]" },
+	{ "accounts", cmd_accounts, "accounts list|suspend|activate [AC...] "
+	    "[--end-calls] [--api-base URL] [--json]" },
 	{ "triggers", cmd_triggers, "triggers list|fetch|create|update|delete|"
 	    "plan|apply [UT...] [--category C] [--value V] [--trigger-by B] "
 	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "
+	    "[--yes] "
 	    "[--account AC...] [--api-base URL] [--json]" },
 };
 

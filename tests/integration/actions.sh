@@ -146,6 +146,9 @@ is "$(sql "SELECT duplicates FROM callbacks WHERE idempotency_token='once-1'")" 
     "19 duplicates counted"
 like "$(cat "$T"/stdin.* 2>/dev/null)" '"IdempotencyToken":"once-1"' \
     "the callback reached stdin as JSON"
+cbid=$(sql "SELECT id FROM callbacks WHERE idempotency_token='once-1'")
+like "$(cat "$T"/stdin.* 2>/dev/null)" "\"usagehook\":\\{\"job\":[0-9]+,\"rule\":\"[^\"]*\",\"attempt\":1,\"id\":$cbid,\"received_at\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z\",\"source\":\"callback\"\\}" \
+    "with the callback's id, received_at, source and the rule"
 
 # 2. Hostile values reach argv verbatim and run nothing.
 evil='$(touch '"$T"'/pwned); touch '"$T"'/pwned2 `touch '"$T"'/pwned3`'

@@ -110,7 +110,7 @@ is "$(comm -23 "$T/acked" "$T/ran" | wc -l)" 0 "every acknowledged callback's ac
 # a prefix of a whole record further on. Nothing may be glued onto it, and
 # the half line planted before the start stays as it was.
 awk -v torn="$TORN" '
-    BEGIN { whole = "^\\{\"AccountSid\":\"[^{}]*,\"usagehook\":\\{\"job\":[0-9]+,\"rule\":\"every-sms\",\"attempt\":[0-9]+\\}\\}$" }
+    BEGIN { whole = "^\\{\"AccountSid\":\"[^{}]*,\"usagehook\":\\{\"job\":[0-9]+,\"rule\":\"every-sms\",\"attempt\":[0-9]+,\"id\":[0-9]+,\"received_at\":\"[-0-9T:.]+Z\",\"source\":\"callback\"\\}\\}$" }
     NR == FNR { if ($0 ~ whole) full[++n] = $0; next }
     $0 == torn || $0 ~ whole { next }
     {

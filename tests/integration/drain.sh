@@ -94,12 +94,19 @@ done
 ok "$N callbacks read, their commit waiting on the lock" \
     wait_until 10 received_at_least $((base + N))
 kill -TERM "$UH_PID"
-sleep 0.3
+wait_until 10 grep -q 'draining: no new connections' "$UH_LOG"
 ok "SIGTERM: the daemon drains (still running)" uh_alive
-code=$(curl -sS --max-time 5 --unix-socket "$UH_SOCK" -o /dev/null \
-    -w '%{http_code}' http://localhost/healthz 2>/dev/null)
-rc=$?
-is "$rc $code" "7 000" "SIGTERM: a new connection is refused (curl exit 7)"
+# new_refused: a connection now is refused; "CURL-EXIT STATUS" in $T/new.
+new_refused() {
+	local code rc
+	code=$(curl -sS --max-time 5 --unix-socket "$UH_SOCK" -o /dev/null \
+	    -w '%{http_code}' http://localhost/healthz 2>/dev/null)
+	rc=$?
+	echo "$rc $code" >"$T/new"
+	[ "$rc $code" = "7 000" ]
+}
+wait_until 5 new_refused
+is "$(cat "$T/new")" "7 000" "SIGTERM: a new connection is refused (curl exit 7)"
 touch "$T/release"
 wait_exit 15
 is "$UH_STATUS" 0 "drained: exit 0"
@@ -118,8 +125,10 @@ done
 ok "$N more read, their commit waiting" \
     wait_until 10 received_at_least $((base + N))
 kill -TERM "$UH_PID"
-# Past the daemon's 5 s busy timeout, within its 10 s drain.
-sleep 6.5
+# Released once the daemon has answered a 503: past its 5 s busy timeout
+# (however long that takes on a loaded machine), within its 10 s drain.
+answered_503() { grep -qx '0 503' "$T"/res.failed-* 2>/dev/null; }
+wait_until 20 answered_503
 touch "$T/release"
 wait_exit 15
 is "$UH_STATUS" 0 "drained after failed commits: exit 0"
@@ -155,7 +164,9 @@ stream() {
 for w in 1 2 3 4; do
 	stream "$w" &
 done
-sleep 0.5
+# SIGTERM once some are answered (on a loaded machine the first take a while).
+answered_200() { grep -qx '0 200' "$T"/res.stream-* 2>/dev/null; }
+wait_until 20 answered_200
 kill -TERM "$UH_PID"
 wait_exit 15
 is "$UH_STATUS" 0 "SIGTERM under load: exit 0"

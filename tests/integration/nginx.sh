@@ -9,6 +9,8 @@
 # sample limits agree: a body nginx lets through the daemon takes, a larger
 # one is nginx's 413; with limits that differ a body between them is a 413
 # from whichever is lower (the daemon's passed through nginx, not a 502).
+# A HEAD carrying a request as its body is refused and smuggles nothing
+# into other clients' requests on the keepalive upstream connections.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -162,6 +164,41 @@ is "$(ngx_post ngx-spoof "https://evil.example$UH_PATH" \
     "X-Forwarded-Host sent to nginx by a client is replaced: 403"
 is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'ngx-spoof'")" 0 \
     "nothing stored"
+
+# -- Request smuggling through nginx's keepalive upstream connections: a
+# HEAD whose body is a request (evhttp reads no HEAD body) is refused and
+# its connection closed, so nothing in it is taken for another client's
+# request, nor another client's request for part of it. Attempts alternate
+# with real signed callbacks from other clients: each gets its own answer
+# ("OK", not /healthz's "ok" nor a 403) and is stored.
+uh_params ngx-smuggled
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/smuggle.1"
+printf 'POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1500\r\n\r\n' \
+    "$UH_PATH" >"$T/smuggle.2"
+printf 'POST %s HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s' \
+    "$UH_PATH" "$(uh_sign "$PUB$UH_PATH" "${PARAMS[@]}")" "$(uh_query | wc -c)" \
+    "$(uh_query)" >"$T/smuggle.3"
+attacks= victims= bad=
+for i in $(seq 1 12); do
+	k=$((i % 3 + 1))
+	attacks+=" $(ngx "$UH_PATH" -X HEAD --data-binary "@$T/smuggle.$k" \
+	    -H 'Content-Type: text/plain' --max-time 5)"
+	code=$(ngx_post "ngx-victim-$i" "$PUB$UH_PATH")
+	victims+=" $code"
+	[ "$code" = 200 ] && [ "$(cat "$T/ngx.body")" = OK ] ||
+	    bad+=" ngx-victim-$i:$code:$(head -c 40 "$T/ngx.body" | tr -d '\r\n')"
+done
+is "$bad" "" "12 signed callbacks, each after a smuggling attempt: each answered its own 200 OK" ||
+    diag "answers:$victims"
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token LIKE 'ngx-victim-%'")" 12 \
+    "all 12 stored"
+is "$(tr ' ' '\n' <<<"$attacks" | grep -c '^400$')" 12 \
+    "each smuggling attempt (a HEAD with a request for body) answered 400" ||
+    diag "attempts:$attacks"
+is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'ngx-smuggled'")" 0 \
+    "the smuggled signed callback is not stored"
+is "$(grep -c 'a HEAD request with a body' "$UH_LOG")" 12 \
+    "the daemon logged each refusal"
 
 # -- Body sizes: the sample limits agree.
 # body_of BYTES TOKEN: $T/body.TOKEN, a valid callback padded to BYTES bytes,

@@ -218,4 +218,24 @@ is "$(ctl jobs | awk '{ if (length($0) > m) m = length($0) } END { print (m <= 1
     "jobs: every line fits 120 columns"
 like "$(ctl list --json)" "\"$full\"" "list --json: the whole token"
 
+# list filters: --account, --until, --unmatched, a glob in --category.
+uh_stop
+mk_config --secondary "rules:" "  - name: smsonly" "    match: { UsageCategory: sms }" \
+    "    actions: [ { log: \"sms {CurrentValue}\" } ]"
+uh_start
+uh_send IdempotencyToken=lf-sms UsageCategory=sms >/dev/null
+uh_send IdempotencyToken=lf-calls UsageCategory=calls >/dev/null
+uh_send IdempotencyToken=lf-calls-in UsageCategory=calls-inbound >/dev/null
+toks() { ctl list --json "$@" | sed -n 's/.*"idempotency_token": "\(lf-[^"]*\)".*/\1/p' | sort | tr '\n' ' '; }
+is "$(toks --category 'calls*')" "lf-calls lf-calls-in " "list --category 'calls*': a glob"
+is "$(toks --category calls)" "lf-calls " "list --category calls: that one only"
+is "$(toks --unmatched)" "lf-calls lf-calls-in " "list --unmatched: those no rule matched"
+is "$(toks --account "$UH_SID")" "lf-calls lf-calls-in lf-sms " "list --account: that account's"
+is "$(toks --account AC00000000000000000000000000000000)" "" "list --account another: none"
+ctl list --account ACnope >/dev/null 2>&1
+is "$?" 2 "list --account with a malformed sid: usage error"
+is "$(toks --until 2000-01-01)" "" "list --until a date before them: none"
+is "$(toks --since 1h --until 2099-01-01)" "lf-calls lf-calls-in lf-sms " \
+    "list --since 1h --until a later date: all three"
+
 done_testing

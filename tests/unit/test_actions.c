@@ -40,6 +40,7 @@
 
 #include "actions.h"
 #include "callback.h"
+#include "json_read.h"
 
 /* Every wait on the loop gives up after this. */
 #define WAIT_MS		10000
@@ -464,6 +465,130 @@ test_template_expand_table(void **state)
 	}
 }
 
+
+/* body templates */
+
+static void
+test_body_escape_for_table(void **state)
+{
+	static const struct {
+		const char	*ct;
+		int		 rc;
+		enum body_escape want;
+	} cases[] = {
+		{ "application/json",			0, ESCAPE_JSON },
+		{ "application/json; charset=utf-8",	0, ESCAPE_JSON },
+		{ "Application/JSON",			0, ESCAPE_JSON },
+		{ "application/vnd.api+json",		0, ESCAPE_JSON },
+		{ "application/x-www-form-urlencoded",	0, ESCAPE_FORM },
+		{ "text/plain",				0, ESCAPE_NONE },
+		{ "text/plain; charset=utf-8",		0, ESCAPE_NONE },
+		{ "application/xml",			-1, ESCAPE_JSON },
+		{ "json",				-1, ESCAPE_JSON },
+		{ "",					-1, ESCAPE_JSON },
+		{ "text /plain",			-1, ESCAPE_JSON },
+	};
+	enum body_escape	 got;
+	size_t			 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = ESCAPE_JSON;
+		if (body_escape_for(cases[i].ct, &got) != cases[i].rc ||
+		    (cases[i].rc == 0 && got != cases[i].want))
+			fail_msg("content type '%s': wrong answer", cases[i].ct);
+	}
+}
+
+/* A value no JSON string survives unescaped stays one JSON string. */
+static void
+test_json_body_survives_hostile_values(void **state)
+{
+	struct fixture	*fx = *state;
+	struct params	 p = { NULL, 0, 0, NULL };
+	static const char *const hostile[] = {
+		"quote \" backslash \\ newline\n tab\t caf\xc3\xa9 \xf0\x9f\x94\xa5",
+		"\"}, \"injected\": true, \"x\": {\"",
+		"\\",
+		"\x01\x1f\x7f",
+		"{UsageCategory} {{ }",
+	};
+	struct jv	*doc;
+	const char	*text;
+	char		*body, *err = NULL;
+	size_t		 i;
+
+	(void)fx;
+	for (i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		memset(&p, 0, sizeof p);
+		add(&p, "UsageCategory", hostile[i]);
+		body = body_expand("{\"text\": \"spent on {UsageCategory}!\", "
+		    "\"n\": 1}", &p, ESCAPE_JSON);
+		assert_non_null(body);
+		if ((doc = jv_parse(body, strlen(body), &err)) == NULL)
+			fail_msg("value %zu: not JSON: %s: %s", i, err, body);
+		assert_non_null(text = jv_str(doc, "text"));
+		assert_int_equal(strncmp(text, "spent on ", 9), 0);
+		assert_int_equal(strncmp(text + 9, hostile[i],
+		    strlen(hostile[i])), 0);
+		assert_string_equal(text + 9 + strlen(hostile[i]), "!");
+		/* Nothing the value said became a member. */
+		assert_null(jv_get(doc, "injected"));
+		assert_int_equal(doc->nkids, 2);
+		jv_free(doc);
+		free(body);
+		params_free(&p);
+	}
+	/* Broken UTF-8 cannot break it either: U+FFFD. */
+	memset(&p, 0, sizeof p);
+	add(&p, "UsageCategory", "a\xff\xc3" "b");
+	body = body_expand("[\"{UsageCategory}\"]", &p, ESCAPE_JSON);
+	assert_string_equal(body, "[\"a\\ufffd\\ufffdb\"]");
+	free(body);
+	params_free(&p);
+}
+
+static void
+test_form_and_text_bodies(void **state)
+{
+	struct params	 p = { NULL, 0, 0, NULL };
+	char		*body;
+
+	add(&p, "UsageCategory", "sms & mms=1 caf\xc3\xa9");
+	body = body_expand("c={UsageCategory}&x=1", &p, ESCAPE_FORM);
+	assert_string_equal(body, "c=sms%20%26%20mms%3D1%20caf%C3%A9&x=1");
+	free(body);
+	body = body_expand("c={UsageCategory}\n", &p, ESCAPE_NONE);
+	assert_string_equal(body, "c=sms & mms=1 caf\xc3\xa9\n");
+	free(body);
+	params_free(&p);
+}
+
+static void
+test_url_shown_hides_query_and_userinfo(void **state)
+{
+	static const struct {
+		const char	*url;
+		const char	*want;
+	} cases[] = {
+		{ "https://ops.example.com/hooks/usage",
+		    "https://ops.example.com/hooks/usage" },
+		{ "https://hooks.slack.com/services/T0/B0/X?token=abc",
+		    "https://hooks.slack.com/\xe2\x80\xa6" },
+		{ "https://user:pw@h.example:8443/p",
+		    "https://h.example:8443/\xe2\x80\xa6" },
+		{ "http://[::1]:80/?a", "http://[::1]:80/\xe2\x80\xa6" },
+	};
+	size_t	 i;
+	char	*got;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = url_shown(cases[i].url);
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+	}
+}
+
 /* params_json */
 
 static void
@@ -514,7 +639,7 @@ test_params_json_has_job_member_and_first_of_each_name(void **state)
 {
 	struct fixture		*fx = *state;
 	struct params		 p = { NULL, 0, 0, NULL };
-	struct job_info		 ji = { 42, "page \"oncall\"", 3 };
+	struct job_info		 ji = { 42, "page \"oncall\"", 3, NULL, 0, 0, NULL };
 	char			*got;
 
 	add(&p, "AccountSid", "AC1");
@@ -539,6 +664,17 @@ test_params_json_has_job_member_and_first_of_each_name(void **state)
 	assert_true(json_valid_object(got));
 	assert_non_null(strstr(got, "\"IdempotencyToken\":"
 	    "\"UT0123456789abcdef-1700000000\""));
+	free(got);
+	/* The callback's row, arrival and source, when the job knows them. */
+	ji.callback_id = 9001;
+	ji.received_at = 1764817200123LL;
+	ji.source = "callback";
+	got = params_json(&fx->params, &ji);
+	assert_true(json_valid_object(got));
+	assert_non_null(strstr(got, ",\"usagehook\":{\"job\":42,\"rule\":"
+	    "\"page \\\"oncall\\\"\",\"attempt\":3,\"id\":9001,"
+	    "\"received_at\":\"2025-12-04T03:00:00.123Z\",\"source\":"
+	    "\"callback\"}}"));
 	free(got);
 }
 
@@ -580,7 +716,7 @@ test_exec_gets_clean_env_argv_and_stdin(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 17, "sms-spend", 2 };
+	struct job_info	 ji = { 17, "sms-spend", 2, NULL, 0, 0, NULL };
 	struct result	 res;
 	char		 prog[PATH_MAX + 16], path[PATH_MAX + 16];
 	char		*argv[5], *env, *s, *json;
@@ -670,7 +806,7 @@ test_exec_hostile_value_reaches_argv_and_env_verbatim(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 1, "r", 1 };
+	struct job_info	 ji = { 1, "r", 1, NULL, 0, 0, NULL };
 	struct result	 res;
 	struct stat	 sb;
 	char		 prog[PATH_MAX + 16], path[PATH_MAX + 32];
@@ -720,7 +856,7 @@ static void
 run_argv(struct fixture *fx, char **argv, int timeout_ms, struct result *res)
 {
 	struct action	act;
-	struct job_info	ji = { 9, "rule-x", 1 };
+	struct job_info	ji = { 9, "rule-x", 1, NULL, 0, 0, NULL };
 	size_t		argc = 0;
 
 	while (argv[argc] != NULL)
@@ -1039,7 +1175,7 @@ test_http_posts_json_with_headers_and_secret(void **state)
 	struct server		 srv;
 	struct action		 act;
 	struct action_header	 hdrs[2];
-	struct job_info		 ji = { 31, "chat", 1 };
+	struct job_info		 ji = { 31, "chat", 1, NULL, 0, 0, NULL };
 	struct result		 res;
 	char			 url[128], host[64], secret_path[PATH_MAX + 16];
 	char			*json, *log;
@@ -1106,6 +1242,121 @@ test_http_unreadable_secret_file_does_not_start(void **state)
 	    on_done, &res, &err), -1);
 	assert_string_equal(err, "header X-Secret: /nonexistent/secret: No "
 	    "such file or directory");
+	assert_int_equal(actions_running(fx->actions), 0);
+}
+
+
+/* The body template is sent, escaped, to the URL read from its file. */
+static void
+test_http_body_template_to_url_from_file(void **state)
+{
+	struct fixture		*fx = *state;
+	struct server		 srv;
+	struct action		 act;
+	struct result		 res;
+	struct job_info		 ji = { 7, "slack", 1, NULL, 0, 0, NULL };
+	char			 path[PATH_MAX + 16], url[128], *shown, *log;
+	char			 want[160];
+
+	server_start(fx, &srv, 200);
+	snprintf(path, sizeof path, "%s/url", fx->dir);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/services/SECRET1\n",
+	    srv.port);
+	write_file(path, url, 0600);
+	http_action(&act, NULL);
+	act.url_file = path;
+	act.body = "{\"text\": \"{UsageCategory}: {CurrentValue}\"}";
+	act.escape = ESCAPE_JSON;
+	capture_start(fx);
+	run_action(fx, &act, &ji, &res);
+	log = capture_stop(fx);
+	if (res.ok != 1)
+		fail_msg("http failed: %s", res.error);
+	assert_string_equal(srv.uri, "/services/SECRET1");
+	assert_string_equal(srv.ctype, "application/json");
+	assert_string_equal(srv.body, "{\"text\": \"sms: 100.25\"}");
+	assert_null(strstr(log, "SECRET"));
+	free(log);
+	/* Shown by its origin only, whatever the URL holds. */
+	shown = action_url_shown(&act);
+	snprintf(want, sizeof want, "http://127.0.0.1:%d/\xe2\x80\xa6",
+	    srv.port);
+	assert_string_equal(shown, want);
+	free(shown);
+
+	/* Read at each attempt: a rotated URL is taken. */
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/services/SECRET2",
+	    srv.port);
+	write_file(path, url, 0600);
+	act.content_type = "text/plain; charset=utf-8";
+	act.escape = ESCAPE_NONE;
+	act.body = "{UsageCategory} \"raw\"";
+	run_action(fx, &act, &ji, &res);
+	assert_int_equal(res.ok, 1);
+	assert_string_equal(srv.uri, "/services/SECRET2");
+	assert_string_equal(srv.ctype, "text/plain; charset=utf-8");
+	assert_string_equal(srv.body, "sms \"raw\"");
+	server_stop(&srv);
+}
+
+/* What no retry can fix is said so (-2), and the file's content is not. */
+static void
+test_http_unparseable_url_in_file_is_permanent(void **state)
+{
+	struct fixture	*fx = *state;
+	struct action	 act;
+	struct result	 res;
+	char		 path[PATH_MAX + 16], want[PATH_MAX + 64];
+	const char	*err = NULL;
+
+	snprintf(path, sizeof path, "%s/url", fx->dir);
+	write_file(path, "not-a-url SECRET\n", 0600);
+	memset(&res, 0, sizeof res);
+	http_action(&act, NULL);
+	act.url_file = path;
+	assert_int_equal(actions_run(fx->actions, &act, &fx->params, NULL,
+	    on_done, &res, &err), -2);
+	snprintf(want, sizeof want, "http: the URL in %s cannot be parsed",
+	    path);
+	assert_string_equal(err, want);
+	/* A URL file is one line of 4 KiB at most. */
+	{
+		char big[5000];
+
+		memset(big, 'a', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		write_file(path, big, 0600);
+		assert_int_equal(actions_run(fx->actions, &act, &fx->params,
+		    NULL, on_done, &res, &err), -1);
+		snprintf(want, sizeof want, "http: URL file %s is larger than "
+		    "4096 bytes", path);
+		assert_string_equal(err, want);
+	}
+	/* A missing file may appear: that one is retried (-1). */
+	act.url_file = "/nonexistent/url";
+	assert_int_equal(actions_run(fx->actions, &act, &fx->params, NULL,
+	    on_done, &res, &err), -1);
+	assert_string_equal(err, "http: URL file /nonexistent/url: No such "
+	    "file or directory");
+	assert_int_equal(res.calls, 0);
+}
+
+/* A twilio action never acts without knowing the accounts. */
+static void
+test_twilio_without_accounts_is_permanent(void **state)
+{
+	struct fixture	*fx = *state;
+	struct action	 act;
+	struct result	 res;
+	const char	*err = NULL;
+
+	memset(&act, 0, sizeof act);
+	memset(&res, 0, sizeof res);
+	act.kind = ACTION_TWILIO;
+	act.twilio = TWILIO_SUSPEND;
+	act.account = "{AccountSid}";
+	assert_int_equal(actions_run(fx->actions, &act, &fx->params, NULL,
+	    on_done, &res, &err), -2);
 	assert_int_equal(actions_running(fx->actions), 0);
 }
 
@@ -1410,7 +1661,7 @@ test_append_two_runs_append_two_json_lines(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 5, "archive", 1 };
+	struct job_info	 ji = { 5, "archive", 1, NULL, 0, 0, NULL };
 	struct result	 res;
 	struct stat	 sb;
 	char		 path[PATH_MAX + 32], *s, *nl, *line2;
@@ -1489,7 +1740,7 @@ test_log_action_logs_template_later(void **state)
 {
 	struct fixture	*fx = *state;
 	struct action	 act;
-	struct job_info	 ji = { 3, "notice", 1 };
+	struct job_info	 ji = { 3, "notice", 1, NULL, 0, 0, NULL };
 	struct result	 res;
 	char		*log;
 
@@ -1522,6 +1773,10 @@ main(void)
 {
 	const struct CMUnitTest	 tests[] = {
 		T(test_template_expand_table),
+		T(test_body_escape_for_table),
+		T(test_json_body_survives_hostile_values),
+		T(test_form_and_text_bodies),
+		T(test_url_shown_hides_query_and_userinfo),
 		T(test_params_json_escapes_table),
 		T(test_params_json_has_job_member_and_first_of_each_name),
 		T(test_exec_gets_clean_env_argv_and_stdin),
@@ -1535,6 +1790,9 @@ main(void)
 		T(test_free_kills_running_children),
 		T(test_http_posts_json_with_headers_and_secret),
 		T(test_http_unreadable_secret_file_does_not_start),
+		T(test_http_body_template_to_url_from_file),
+		T(test_http_unparseable_url_in_file_is_permanent),
+		T(test_twilio_without_accounts_is_permanent),
 		T(test_http_500_fails_with_status_and_body),
 		T(test_http_connection_refused_fails),
 		T(test_http_silent_server_times_out),

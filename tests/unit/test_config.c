@@ -312,7 +312,7 @@ test_unknown_key_reports_line_and_column(void **state)
 	    "lisen: 127.0.0.1:80\n",
 	    "5:5: unknown key 'colour' in accounts[0]; expected one of: sid, "
 	    "auth_token_file, auth_token_env, secondary_token_file, "
-	    "secondary_token_env, api_key_sid, api_key_secret_file\n"
+	    "secondary_token_env, api_key_sid, api_key_secret_file, parent\n"
 	    "6:1: unknown key 'lisen'; did you mean 'listen'?\n");
 }
 
@@ -1358,8 +1358,8 @@ test_option_not_valid_for_kind_is_an_error(void **state)
 	    "9:9: timeout: not valid for log actions (only for exec, http)\n"
 	    "12:9: ca_file: not valid for append actions (only for http)\n"
 	    "15:9: unknown key 'colour' in rules[0].actions[3]; expected one "
-	    "of: exec, http, append, log, timeout, max_attempts, headers, "
-	    "ca_file\n");
+	    "of: exec, http, append, log, twilio, timeout, max_attempts, "
+	    "headers, ca_file, body, content_type, account, end_calls\n");
 }
 
 static void
@@ -1388,10 +1388,10 @@ test_rule_needs_name_and_actions(void **state)
 	    "8:5: rules[2]: missing required key 'name'\n"
 	    "9:11: name: 'bad name!' may only contain letters, digits, '.', "
 	    "'_' and '-'\n"
-	    "11:9: rules[3].actions[0]: needs one of exec, http, append or "
-	    "log\n"
-	    "13:9: append: give only one of exec, http, append and log "
-	    "(already set by log at line 12)\n"
+	    "11:9: rules[3].actions[0]: needs one of exec, http, append, log "
+	    "or twilio\n"
+	    "13:9: append: give only one of exec, http, append, log and "
+	    "twilio (already set by log at line 12)\n"
 	    "14:9: rules[3].actions[2]: expected a mapping, got a string\n"
 	    "15:5: rules[4]: expected a mapping, got a string\n");
 }
@@ -1499,8 +1499,8 @@ test_unknown_category_is_a_warning_with_suggestion(void **state)
 	    "category; did you mean 'sms'?\n"
 	    "6:16: unknown key 'lg' in rules[0].actions[0]; did you mean "
 	    "'log'?\n"
-	    "6:15: rules[0].actions[0]: needs one of exec, http, append or "
-	    "log\n");
+	    "6:15: rules[0].actions[0]: needs one of exec, http, append, log "
+	    "or twilio\n");
 }
 
 static void

@@ -477,6 +477,243 @@ test_every_category_in_the_data_file_is_known(void **state)
 	assert_true(n >= 200);
 }
 
+
+#define SID_SUB	"ACfeed0000000000000000000000000001"
+#define SID_X	"AC9999999999999999999999999999999a"
+
+/* Load text as the whole file; return what it printed (refused or not). */
+static const char *
+load_text(struct env *e, const char *text, int want_ok)
+{
+	struct config	*conf;
+	FILE		*fp, *errs;
+	char		*p, *q;
+	size_t		 dlen;
+
+	assert_non_null(fp = fopen(e->conf, "w"));
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	free(e->errs);
+	e->errs = NULL;
+	assert_non_null(errs = open_memstream(&e->errs, &e->errslen));
+	conf = config_load(e->conf, errs);
+	assert_int_equal(fclose(errs), 0);
+	if (want_ok && conf == NULL)
+		fail_msg("config refused:\n%s", e->errs);
+	if (!want_ok && conf != NULL)
+		fail_msg("config accepted, with:\n%s", e->errs);
+	config_free(conf);
+	/* "line:col: message" lines, without the file name. */
+	dlen = strlen(e->conf) + 1;
+	for (p = q = e->errs; *p != '\0';) {
+		if (strncmp(p, e->conf, dlen - 1) == 0 && p[dlen - 1] == ':')
+			p += dlen;
+		while (*p != '\0' && *p != '\n')
+			*q++ = *p++;
+		if (*p == '\n')
+			*q++ = *p++;
+	}
+	*q = '\0';
+	return e->errs;
+}
+
+#define ACCOUNTS2 \
+	"database: db\n" \
+	"accounts:\n" \
+	"  - sid: " SID_A "\n" \
+	"    auth_token_file: token\n" \
+	"  - sid: " SID_SUB "\n" \
+	"    auth_token_file: token\n" \
+	"    parent: " SID_A "\n"
+
+static void
+test_breaker_config_loads(void **state)
+{
+	struct env	*e = *state;
+
+	load_text(e, ACCOUNTS2
+	    "rules:\n"
+	    "  - name: breaker\n"
+	    "    match: { AccountSid: " SID_SUB ", CurrentValue: \">= 500\" }\n"
+	    "    actions:\n"
+	    "      - twilio: suspend\n"
+	    "        end_calls: true\n"
+	    "      - twilio: activate\n"
+	    "        account: \"" SID_SUB "\"\n"
+	    "        end_calls: false\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        body: '{\"text\": \"{AccountSid} {UsageCategory}\"}'\n"
+	    "      - http: https://hooks.example.com/y\n"
+	    "        content_type: text/plain\n"
+	    "        body: 'spent {CurrentValue}'\n", 1);
+}
+
+static void
+test_parent_errors_name_line_and_column(void **state)
+{
+	struct env	*e = *state;
+	const char	*got;
+
+	got = load_text(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_A "\n"
+	    "    auth_token_file: token\n"
+	    "    parent: " SID_A "\n"
+	    "  - sid: " SID_SUB "\n"
+	    "    auth_token_file: token\n"
+	    "    parent: " SID_X "\n"
+	    "  - sid: " SID_X "\n"
+	    "    auth_token_file: token\n"
+	    "    parent: " SID_SUB "\n"
+	    "  - sid: AC00000000000000000000000000000001\n"
+	    "    auth_token_file: token\n"
+	    "    parent: nope\n", 0);
+	assert_string_equal(got,
+	    "14:13: parent: 'nope' is not an AccountSid (AC followed by 32 "
+	    "hex digits)\n"
+	    "5:13: parent: account " SID_A " cannot be its own parent\n"
+	    "8:13: parent: accounts[1] (" SID_SUB ") is in a cycle of "
+	    "parents\n"
+	    "11:13: parent: accounts[2] (" SID_X ") is in a cycle of "
+	    "parents\n");
+	got = load_text(e,
+	    "database: db\n"
+	    "accounts:\n"
+	    "  - sid: " SID_SUB "\n"
+	    "    auth_token_file: token\n"
+	    "    parent: " SID_X "\n", 0);
+	assert_string_equal(got,
+	    "5:13: parent: " SID_X " is not one of accounts (the parent's "
+	    "credentials manage the subaccount, so list the parent too)\n");
+}
+
+/* A twilio action must not be able to reach an account with no parent. */
+static void
+test_twilio_action_reaching_a_top_account_is_an_error(void **state)
+{
+	struct env	*e = *state;
+	const char	*got;
+
+	got = load_text(e, ACCOUNTS2
+	    "rules:\n"
+	    "  - name: any-account\n"
+	    "    actions: [{twilio: suspend}]\n"
+	    "  - name: the-parent\n"
+	    "    match: { AccountSid: [" SID_SUB ", " SID_A "] }\n"
+	    "    actions: [{twilio: suspend}]\n"
+	    "  - name: literal\n"
+	    "    actions:\n"
+	    "      - twilio: activate\n"
+	    "        account: " SID_A "\n"
+	    "  - name: bad\n"
+	    "    actions:\n"
+	    "      - twilio: pause\n"
+	    "        account: \"{UsageCategory}\"\n"
+	    "        end_calls: maybe\n"
+	    "      - twilio: activate\n"
+	    "        account: " SID_SUB "\n"
+	    "        end_calls: true\n", 0);
+	assert_string_equal(got,
+	    "20:17: twilio: 'pause' is not suspend or activate\n"
+	    "21:18: account: '{UsageCategory}' is not \"{AccountSid}\" (the "
+	    "callback's account) or an AccountSid\n"
+	    "22:20: end_calls: expected true or false, got 'maybe'\n"
+	    "25:9: end_calls: only with twilio: suspend (an active account's "
+	    "calls are its business)\n"
+	    "10:16: twilio: rule any-account can fire for account " SID_A
+	    ", which has no parent: match AccountSid to the subaccounts it "
+	    "may act on, or name one in account:\n"
+	    "13:16: twilio: rule the-parent matches AccountSid " SID_A ", "
+	    "which has no parent (a twilio action acts only on a subaccount, "
+	    "with its parent's credentials)\n"
+	    "17:18: account: " SID_A " has no parent (a twilio action acts "
+	    "only on a subaccount, with its parent's credentials)\n");
+}
+
+static void
+test_body_must_stay_json_and_content_type_known(void **state)
+{
+	struct env	*e = *state;
+	const char	*got;
+
+	got = load_text(e, HEADER
+	    "  - name: slack\n"
+	    "    actions:\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        body: '{\"value\": {CurrentValue}}'\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        body: '{\"text\": \"{CurrentValue}\"'\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        content_type: application/xml\n"
+	    "        body: '<x>{CurrentValue}</x>'\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        body: '{\"text\": \"{CurentValue}\"}'\n"
+	    "      - http: { file: missing-url }\n"
+	    "      - log: x\n"
+	    "        body: y\n", 0);
+	if (strstr(got, "7:15: body: not valid JSON once its placeholders "
+	    "are filled (") == NULL ||
+	    strstr(got, "9:15: body: not valid JSON") == NULL ||
+	    strstr(got, "11:23: content_type: 'application/xml': "
+	    "usagehookd knows how to escape values for application/json") ==
+	    NULL ||
+	    strstr(got, "12:15: body") != NULL ||
+	    strstr(got, "14:15: body: '{CurentValue}' is not a callback "
+	    "parameter; did you mean '{CurrentValue}'?") == NULL ||
+	    strstr(got, "15:23: http file ") == NULL ||
+	    strstr(got, "17:9: body: not valid for log actions (only for "
+	    "http)") == NULL)
+		fail_msg("unexpected messages:\n%s", got);
+}
+
+/* A body template is bounded: 16 KiB. */
+static void
+test_body_template_over_16k_is_refused(void **state)
+{
+	struct env	*e = *state;
+	const char	*got;
+	char		*text, *big;
+	size_t		 n = 16385;
+
+	assert_non_null(big = malloc(n + 1));
+	memset(big, 'a', n);
+	big[n] = '\0';
+	assert_true(asprintf(&text, HEADER
+	    "  - name: r\n"
+	    "    actions:\n"
+	    "      - http: https://hooks.example.com/x\n"
+	    "        content_type: text/plain\n"
+	    "        body: %s\n", big) > 0);
+	got = load_text(e, text, 0);
+	assert_string_equal(got, "8:15: body: longer than 16384 bytes\n");
+	free(text);
+	free(big);
+}
+
+/* "=> 500" and "500+" would never match: refused, not silently kept. */
+static void
+test_numeric_match_that_is_no_comparison_is_an_error(void **state)
+{
+	struct env	*e = *state;
+	const char	*got;
+
+	got = load_text(e, HEADER
+	    "  - name: r\n"
+	    "    match:\n"
+	    "      CurrentValue: [\"=> 500\", \"500+\", \"500\", \">= 500\"]\n"
+	    "      TriggerValue: \"1*\"\n"
+	    "      UsageCategory: \"500+\"\n"
+	    "    actions: [{log: x}]\n", 0);
+	assert_string_equal(got,
+	    "6:22: CurrentValue: '=> 500' is not a number or a comparison (<, "
+	    "<=, >, >=, == or != and a number, as in \">= 500\")\n"
+	    "6:32: CurrentValue: '500+' is not a number or a comparison (<, "
+	    "<=, >, >=, == or != and a number, as in \">= 500\")\n"
+	    "8:22: warning: UsageCategory '500+' is not a Twilio usage "
+	    "category\n");
+}
+
 int
 main(void)
 {
@@ -487,6 +724,12 @@ main(void)
 		T(test_first_matching_rule_stops_unless_continue),
 		T(test_rule_without_match_keys_matches_every_callback),
 		T(test_rules_match_fills_at_most_max),
+		T(test_breaker_config_loads),
+		T(test_parent_errors_name_line_and_column),
+		T(test_twilio_action_reaching_a_top_account_is_an_error),
+		T(test_body_must_stay_json_and_content_type_known),
+		T(test_numeric_match_that_is_no_comparison_is_an_error),
+		T(test_body_template_over_16k_is_refused),
 		cmocka_unit_test(test_match_holds_never_for_null_value),
 		cmocka_unit_test(test_category_known_and_suggest_table),
 		cmocka_unit_test(test_every_category_in_the_data_file_is_known),

@@ -248,6 +248,8 @@ test_taken_jobs_are_leased_to_one_owner(void **state)
 	assert_int_equal(rows[0].bodylen, sizeof body - 1);
 	assert_memory_equal(rows[0].body, body, sizeof body - 1);
 	assert_string_equal(rows[0].rule, "page");
+	assert_int_equal(rows[0].callback_id, 1);
+	assert_int_equal(rows[0].received_at, 1700000000000);
 	id1 = rows[0].id;
 	store_job_rows_free(rows, n);
 	assert_int_equal(store_jobs_take(s, "B", now, 5000, 10, NULL, &rows, &n), 0);
@@ -406,6 +408,7 @@ test_list_filters_by_category_and_triggers(void **state)
 	make_callback(&cb, "t1", "sms", "UT1", 1700000001000);
 	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	make_callback(&cb, "t2", "calls", "UT2", 1700000002000);
+	cb.f.account_sid = "AC99999999999999999999999999999999";
 	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
 	make_callback(&cb, "t3", "sms", "UT\"3'", 1700000003000);
 	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
@@ -433,6 +436,46 @@ test_list_filters_by_category_and_triggers(void **state)
 	flt.since = 1700000002500;
 	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
 	assert_int_equal(n, 1);
+	store_callback_rows_free(rows, n);
+
+	/* --until, --account, a glob for the category, --unmatched. */
+	memset(&flt, 0, sizeof flt);
+	flt.until = 1700000002500;
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].token, "t2");
+	store_callback_rows_free(rows, n);
+	memset(&flt, 0, sizeof flt);
+	flt.account = "AC99999999999999999999999999999999";
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].token, "t2");
+	store_callback_rows_free(rows, n);
+	memset(&flt, 0, sizeof flt);
+	flt.category = "s*";
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	store_callback_rows_free(rows, n);
+	flt.category = "c?ll[a-z]";
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].token, "t2");
+	store_callback_rows_free(rows, n);
+	flt.category = "[^s]*";
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	store_callback_rows_free(rows, n);
+	flt.category = "s.s";	/* literal dot: no match */
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 0);
+	store_callback_rows_free(rows, n);
+	make_callback(&cb, "t4", "sms", "UT1", 1700000004000);
+	assert_int_equal(store_claim(s, &cb, two_jobs, 1), CLAIM_NEW);
+	memset(&flt, 0, sizeof flt);
+	flt.unmatched = 1;
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(rows[0].token, "t3");
 	store_callback_rows_free(rows, n);
 	store_close(s);
 }
