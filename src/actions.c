@@ -25,6 +25,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
 #include <openssl/ssl.h>
@@ -37,6 +38,7 @@
 #include "json_read.h"
 #include "config.h"
 #include "log.h"
+#include "proxy.h"
 #include "triggers.h"
 #include "xmalloc.h"
 
@@ -1207,6 +1209,21 @@ struct http_state {
 	long			 verify_error;	/* first X509_V_ERR_*, or 0 */
 	char			 body[BODY_QUOTE + 1];
 	size_t			 bodylen;
+	/* Through HTTPS_PROXY: client.c on a worker thread (evhttp cannot). */
+	struct tunnel_post	*tunnel;
+};
+
+/* An http action's POST through the CONNECT tunnel, on its own thread. */
+struct tunnel_post {
+	pthread_t		 thread;
+	struct event		*finish;
+	char			*url;
+	char			*ca_file;
+	char			**hdrs;		/* "Name: value", NULL-ended */
+	char			*body;
+	int			 timeout_ms;
+	int			 ok;
+	char			 error[ERR_MAX];
 };
 
 /*
@@ -1475,6 +1492,111 @@ bad:
 	return -1;
 }
 
+/* On a worker thread: the blocking POST through the proxy. */
+static void *
+tunnel_thread(void *arg)
+{
+	struct tunnel_post	*t = arg;
+	struct client_request	 req;
+	struct client_response	 resp;
+	char			*err = NULL, quote[BODY_QUOTE + 1];
+	size_t			 n;
+
+	memset(&req, 0, sizeof req);
+	req.method = "POST";
+	req.url = t->url;
+	req.ca_file = t->ca_file;
+	req.headers = (const char **)t->hdrs;
+	req.body = t->body;
+	req.bodylen = strlen(t->body);
+	req.timeout_ms = t->timeout_ms;
+	if (client_do(&req, &resp, &err) == -1) {
+		snprintf(t->error, sizeof t->error, "%s", err);
+		free(err);
+	} else if (resp.status >= 200 && resp.status <= 299)
+		t->ok = 1;
+	else {
+		n = resp.bodylen < BODY_QUOTE ? resp.bodylen : BODY_QUOTE;
+		memcpy(quote, resp.body != NULL ? resp.body : "", n);
+		quote[n] = '\0';
+		sanitize(quote);
+		if (resp.reason != NULL)
+			sanitize(resp.reason);
+		snprintf(t->error, sizeof t->error, "HTTP %d%s%s%s%s",
+		    resp.status, resp.reason != NULL && *resp.reason != '\0' ?
+		    " " : "", resp.reason != NULL ? resp.reason : "",
+		    n > 0 ? ": " : "", quote);
+	}
+	client_response_free(&resp);
+	event_active(t->finish, EV_TIMEOUT, 1);
+	return NULL;
+}
+
+/* Free what a tunnel_post holds, wiping the headers (they carry secrets). */
+static void
+tunnel_free(struct tunnel_post *t)
+{
+	size_t	i;
+
+	for (i = 0; t->hdrs != NULL && t->hdrs[i] != NULL; i++)
+		freezero_str(t->hdrs[i]);
+	free(t->hdrs);
+	free(t->url);
+	free(t->ca_file);
+	free(t->body);
+	free(t);
+}
+
+/*
+ * POST json to url through the proxy on a worker thread, with the headers
+ * http_headers puts on an evhttp request. 0, or -1 with r->error.
+ */
+static int
+tunnel_start(struct run *r, const struct action *act, const struct params *p,
+    const struct job_info *ji, const char *url, const char *hosthdr,
+    const char *json)
+{
+	struct http_state	*h = r->state;
+	struct tunnel_post	*t;
+	struct evhttp_request	*tmp;
+	struct evkeyval		*kv;
+	size_t			 n = 0, i;
+	int			 rc;
+
+	if ((t = calloc(1, sizeof *t)) == NULL ||
+	    (tmp = evhttp_request_new(NULL, NULL)) == NULL) {
+		free(t);
+		run_error(r, "http: out of memory");
+		return -1;
+	}
+	if (http_headers(r, act, p, ji, tmp, hosthdr) == -1) {
+		evhttp_request_free(tmp);
+		free(t);
+		return -1;
+	}
+	for (kv = evhttp_request_get_output_headers(tmp)->tqh_first;
+	    kv != NULL; kv = kv->next.tqe_next)
+		n++;
+	t->hdrs = xcalloc(n + 1, sizeof *t->hdrs);
+	i = 0;
+	for (kv = evhttp_request_get_output_headers(tmp)->tqh_first;
+	    kv != NULL; kv = kv->next.tqe_next)
+		xasprintf(&t->hdrs[i++], "%s: %s", kv->key, kv->value);
+	evhttp_request_free(tmp);
+	t->url = xstrdup(url);
+	t->ca_file = act->ca_file != NULL ? xstrdup(act->ca_file) : NULL;
+	t->body = xstrdup(json);
+	t->timeout_ms = h->timeout_ms;
+	t->finish = r->finish;
+	if ((rc = pthread_create(&t->thread, NULL, tunnel_thread, t)) != 0) {
+		tunnel_free(t);
+		run_error(r, "http: cannot start a thread: %s", strerror(rc));
+		return -1;
+	}
+	h->tunnel = t;
+	return 0;
+}
+
 static void
 http_release(struct run *r)
 {
@@ -1482,6 +1604,15 @@ http_release(struct run *r)
 
 	if (h == NULL)
 		return;
+	if (h->tunnel != NULL) {
+		/* Each exchange has its timeout: the wait is bounded. */
+		pthread_join(h->tunnel->thread, NULL);
+		if (h->tunnel->ok)
+			run_result(r, 1, NULL);
+		else
+			run_result(r, 0, "%s", h->tunnel->error);
+		tunnel_free(h->tunnel);
+	}
 	/* Frees a pending request (no callback), the bufferevent and SSL. */
 	if (h->conn != NULL)
 		evhttp_connection_free(h->conn);
@@ -1507,8 +1638,10 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 	const char		*scheme, *host, *path, *query, *url;
 	char			*target = NULL, *hosthdr = NULL, *json = NULL;
 	char			 why[ERR_MAX - 8], urlbuf[URL_FILE_MAX + 2];
+	char			*perr = NULL;
+	struct proxy		 px;
 	size_t			 hlen;
-	int			 port, ret = -1;
+	int			 port, ret = -1, tunnelled;
 
 	if ((h = calloc(1, sizeof *h)) == NULL)
 		goto nomem;
@@ -1581,6 +1714,18 @@ http_start(struct run *r, const struct action *act, const struct params *p,
 		goto done;
 	}
 
+	/* HTTPS_PROXY: a CONNECT tunnel, which evhttp cannot make. */
+	if (h->tls && (tunnelled = proxy_for(h->host, &px, &perr)) != 0) {
+		proxy_free(&px);
+		if (tunnelled == -1) {
+			r->permanent = 1;
+			run_error(r, "http: %s", perr);
+			free(perr);
+			goto done;
+		}
+		ret = tunnel_start(r, act, p, ji, url, hosthdr, json);
+		goto done;
+	}
 	if (h->tls) {
 		if ((ctx = tls_ctx_get(r, act->ca_file)) == NULL)
 			goto done;

@@ -30,6 +30,7 @@
 
 #include "client.h"
 #include "https.h"
+#include "proxy.h"
 #include "xmalloc.h"
 
 /* One connection: a non-blocking socket, TLS on top when ssl is set. */
@@ -1117,6 +1118,76 @@ bad:
 	return -1;
 }
 
+#define TUNNEL_HEAD_MAX	8192	/* a proxy's answer to CONNECT */
+
+/*
+ * Ask the proxy c is connected to for a tunnel to u's host and port, and
+ * read its answer: 0 once it said 2xx, -1 with *err naming the proxy.
+ */
+static int
+conn_tunnel(struct conn *c, const struct proxy *px,
+    const struct client_url *u, char **err)
+{
+	struct rbuf	 b;
+	char		*req, *target, reason[128];
+	size_t		 end;
+	int		 status = 0, n, rv = -1;
+
+	memset(&b, 0, sizeof b);
+	xasprintf(&target, "%s%s%s:%s", strchr(u->host, ':') ? "[" : "",
+	    u->host, strchr(u->host, ':') ? "]" : "", u->port);
+	xasprintf(&req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n",
+	    target, target, px->auth ? "Proxy-Authorization: " : "",
+	    px->auth ? px->auth : "", px->auth ? "\r\n" : "");
+	if (c->trace != NULL)
+		fprintf(c->trace, "* CONNECT %s through the proxy %s\n", target,
+		    px->shown);
+	if (conn_write(c, req, strlen(req), err) == -1)
+		goto out;
+	while ((end = head_end(&b, 0)) == 0) {
+		if (b.len > TUNNEL_HEAD_MAX) {
+			seterr(err, "proxy %s: its answer to CONNECT %s is "
+			    "over %d bytes", px->shown, target,
+			    TUNNEL_HEAD_MAX);
+			goto out;
+		}
+		if ((n = conn_fill(c, &b, err)) == -1)
+			goto out;
+		if (n == 0) {
+			seterr(err, "proxy %s closed the connection before "
+			    "answering CONNECT %s", px->shown, target);
+			goto out;
+		}
+	}
+	reason[0] = '\0';
+	if (sscanf(b.p, "HTTP/1.%*[01] %3d %127[^\r\n]", &status,
+	    reason) < 1 || status < 100 || status > 599) {
+		seterr(err, "proxy %s: its answer to CONNECT %s is not HTTP",
+		    px->shown, target);
+		goto out;
+	}
+	if (status / 100 != 2) {
+		seterr(err, "proxy %s refused CONNECT %s: %d %s%s", px->shown,
+		    target, status, reason, status == 407 ? " (give the user "
+		    "and password in HTTPS_PROXY: http://user:password@host:"
+		    "port)" : "");
+		goto out;
+	}
+	if (b.len != end) {
+		seterr(err, "proxy %s sent data after its answer to CONNECT "
+		    "%s, before TLS", px->shown, target);
+		goto out;
+	}
+	rv = 0;
+out:
+	if (px->auth != NULL)
+		explicit_bzero(req, strlen(req));
+	free(req);
+	free(target);
+	free(b.p);
+	return rv;
+}
+
 int
 client_do(const struct client_request *req, struct client_response *resp,
     char **errp)
@@ -1125,11 +1196,13 @@ client_do(const struct client_request *req, struct client_response *resp,
 	struct dest		 d;
 	struct conn		 c;
 	const char		*method = req->method ? req->method : "GET";
+	struct proxy		 px;
 	char			*head = NULL, *peer = NULL, *e = NULL;
 	char			**err = &e;
-	int			 ret = -1;
+	int			 ret = -1, tunnel = 0;
 	size_t			 i;
 
+	memset(&px, 0, sizeof px);
 	memset(resp, 0, sizeof *resp);
 	memset(&d, 0, sizeof d);
 	memset(&c, 0, sizeof c);
@@ -1157,6 +1230,16 @@ client_do(const struct client_request *req, struct client_response *resp,
 		goto out;
 	if (dest_parse(req, &u, &d, err) == -1)
 		goto out;
+	/* HTTPS_PROXY: to the proxy in plain TCP, a tunnel, then TLS. */
+	if (req->connect == NULL && u.tls &&
+	    (tunnel = proxy_for(u.host, &px, err)) == -1)
+		goto out;
+	if (tunnel) {
+		free(d.host);
+		free(d.port);
+		d.host = xstrdup(px.host);
+		d.port = xstrdup(px.port);
+	}
 	if ((head = build_head(req, &u, method, err)) == NULL)
 		goto out;
 
@@ -1178,7 +1261,9 @@ client_do(const struct client_request *req, struct client_response *resp,
 		goto out;
 	if (c.trace != NULL)
 		fprintf(c.trace, "* connected to %s%s\n", c.peer,
-		    d.tls ? " (TLS)" : "");
+		    tunnel ? " (the proxy)" : d.tls ? " (TLS)" : "");
+	if (tunnel && conn_tunnel(&c, &px, &u, err) == -1)
+		goto out;
 	if (d.tls && conn_tls(&c, u.host, err) == -1)
 		goto out;
 	if (c.trace != NULL) {
@@ -1197,6 +1282,7 @@ client_do(const struct client_request *req, struct client_response *resp,
 	ret = 0;
 out:
 	conn_close(&c);
+	proxy_free(&px);
 	free(peer);
 	free(head);
 	dest_free(&d);

@@ -84,6 +84,7 @@ struct parse {
 	size_t		 nparents;
 	struct twilio_check *tcs;	/* twilio actions, checked at the end */
 	size_t		 ntcs;
+	yaml_mark_t	 metrics_listen_mark;
 };
 
 /* A twilio action: which accounts it can reach is known once all is read. */
@@ -210,6 +211,9 @@ struct vocabulary {
 	size_t			 nwords;
 };
 
+static void	kw_metrics_listen(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
+static void	check_metrics_listen(struct parse *, const struct config *);
 static void	kw_listen(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_public_url(struct parse *, const struct keyword *,
@@ -400,6 +404,7 @@ static const struct number num_action_attempts = {
 
 static const struct keyword top_keys[] = {
 	{ "listen",		kw_listen,		0, 0, NULL },
+	{ "metrics_listen",	kw_metrics_listen,	0, 0, NULL },
 	{ "public_url",		kw_public_url,		0, 0, NULL },
 	{ "path",		kw_path,		0, 0, NULL },
 	{ "database",		kw_database,		1, 0, NULL },
@@ -1086,44 +1091,76 @@ hostport_error(const char *s, int needport)
 	return NULL;
 }
 
+/* An address to listen on into *dst: host:port, [v6]:port or unix:/path. */
+static void
+parse_listen(struct parse *p, const char *name, yaml_node_t *v, char **dst)
+{
+	struct sockaddr_un	 sun;
+	const char		*s, *why;
+	char			*path;
+
+	if ((s = scalar(p, name, v)) == NULL)
+		return;
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] == '\0') {
+			perr(p, v->start_mark, "%s: 'unix:' needs a socket "
+			    "path, as in unix:/run/usagehookd/http.sock", name);
+			return;
+		}
+		path = resolve_path(p, s + 5);
+		if (strlen(path) >= sizeof sun.sun_path) {
+			perr(p, v->start_mark, "%s: socket path %s is "
+			    "longer than %zu bytes", name, show(p, path),
+			    sizeof sun.sun_path - 1);
+			free(path);
+			return;
+		}
+		free(*dst);
+		xasprintf(dst, "unix:%s", path);
+		free(path);
+		return;
+	}
+	if ((why = hostport_error(s, 1)) != NULL) {
+		perr(p, v->start_mark, "%s: '%s' is not host:port, "
+		    "[address]:port or unix:/path: %s", name, show(p, s), why);
+		return;
+	}
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
 /* listen: host:port, [v6]:port or unix:/path (relative to the config). */
 static void
 kw_listen(struct parse *p, const struct keyword *kw, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
-	struct config		*conf = arg;
-	struct sockaddr_un	 sun;
-	const char		*s, *why;
-	char			*path;
+	struct config	*conf = arg;
 
-	if ((s = scalar(p, kw->name, v)) == NULL)
-		return;
-	if (strncmp(s, "unix:", 5) == 0) {
-		if (s[5] == '\0') {
-			perr(p, v->start_mark, "listen: 'unix:' needs a socket "
-			    "path, as in unix:/run/usagehookd/http.sock");
-			return;
-		}
-		path = resolve_path(p, s + 5);
-		if (strlen(path) >= sizeof sun.sun_path) {
-			perr(p, v->start_mark, "listen: socket path %s is "
-			    "longer than %zu bytes", show(p, path),
-			    sizeof sun.sun_path - 1);
-			free(path);
-			return;
-		}
-		free(conf->listen);
-		xasprintf(&conf->listen, "unix:%s", path);
-		free(path);
-		return;
-	}
-	if ((why = hostport_error(s, 1)) != NULL) {
-		perr(p, v->start_mark, "listen: '%s' is not host:port, "
-		    "[address]:port or unix:/path: %s", show(p, s), why);
-		return;
-	}
-	free(conf->listen);
-	conf->listen = xstrdup(s);
+	parse_listen(p, kw->name, v, &conf->listen);
+}
+
+/* metrics_listen: a listener of its own for /metrics and /healthz. */
+static void
+kw_metrics_listen(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+
+	parse_listen(p, kw->name, v, &conf->metrics_listen);
+	if (conf->metrics_listen != NULL)
+		p->metrics_listen_mark = v->start_mark;
+}
+
+/* metrics_listen may not be the callback listener itself. */
+static void
+check_metrics_listen(struct parse *p, const struct config *conf)
+{
+	if (conf->metrics_listen != NULL &&
+	    strcmp(conf->metrics_listen, conf->listen) == 0)
+		perr(p, p->metrics_listen_mark, "metrics_listen: %s is the "
+		    "callback listener (listen) too; give it an address of its "
+		    "own, or leave metrics_listen out (/metrics is served on "
+		    "listen anyway)", conf->metrics_listen);
 }
 
 /*
@@ -3407,6 +3444,7 @@ config_load(const char *path, FILE *errs)
 		parse_mapping(&p, root, NULL, top_keys, conf);
 		check_triggers(&p, conf);
 		check_lease(&p, conf);
+		check_metrics_listen(&p, conf);
 		check_parents(&p, conf);
 		check_twilio_actions(&p, conf);
 		config_finish(conf);
@@ -3511,6 +3549,7 @@ config_free(struct config *conf)
 	free(conf->twilio_ca_file);
 	free(conf->file);
 	free(conf->listen);
+	free(conf->metrics_listen);
 	free(conf->public_url);
 	free(conf->path);
 	free(conf->database);

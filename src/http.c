@@ -78,6 +78,8 @@ struct server {
 	struct dispatcher		*dispatcher;
 	struct metrics			*metrics;
 	char				*unix_path;	/* ours to unlink */
+	struct evhttp			*ops;		/* metrics_listen: /metrics, /healthz */
+	char				*ops_unix_path;	/* ours to unlink */
 	size_t				 inflight;
 	size_t				 nunflushed;	/* replies on their way */
 	size_t				 connections;	/* open, counted */
@@ -441,6 +443,61 @@ peer_trusted(const struct server *srv, const char *peer)
 	return 0;
 }
 
+#define XFF_MAX_HOPS	32	/* addresses of X-Forwarded-For looked at */
+
+/*
+ * The client behind trusted proxies: X-Forwarded-For (all such headers, in
+ * order, as one list) read from the right, the first address that is not
+ * a trusted proxy; the leftmost when all are. NULL when the peer is not
+ * trusted, there is no such header, or the address found is no address.
+ * Allocated.
+ */
+static char *
+forwarded_client(const struct server *srv, struct evhttp_request *req,
+    const char *peer)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	const char		*hop[XFF_MAX_HOPS], *p;
+	size_t			 len[XFF_MAX_HOPS], n = 0, i, l;
+	unsigned char		 addr[sizeof(struct in6_addr)];
+	char			 a[INET6_ADDRSTRLEN + 1];
+
+	if (!peer_trusted(srv, peer))
+		return NULL;
+	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		if (evutil_ascii_strcasecmp(kv->key, "X-Forwarded-For") != 0)
+			continue;
+		for (p = kv->value; *p != '\0'; p += *p == ',') {
+			p += strspn(p, " \t");
+			l = strcspn(p, ",");
+			/* Too many hops: the nearest ones are what counts. */
+			if (n == XFF_MAX_HOPS) {
+				memmove(hop, hop + 1, sizeof hop[0] * (n - 1));
+				memmove(len, len + 1, sizeof len[0] * (n - 1));
+				n--;
+			}
+			hop[n] = p;
+			len[n++] = l;
+			p += l;
+		}
+	}
+	for (i = n; i-- > 0; ) {
+		l = len[i];
+		while (l > 0 && (hop[i][l - 1] == ' ' || hop[i][l - 1] == '\t'))
+			l--;
+		if (l == 0 || l >= sizeof a)
+			return NULL;
+		memcpy(a, hop[i], l);
+		a[l] = '\0';
+		if (inet_pton(strchr(a, ':') ? AF_INET6 : AF_INET, a, addr) != 1)
+			return NULL;
+		if (i == 0 || !peer_trusted(srv, a))
+			return strdup(a);
+	}
+	return NULL;
+}
+
 /*
  * The URL Twilio requested: public_url if configured; else the forwarded
  * scheme and host from a trusted proxy; else http:// and the Host header.
@@ -711,7 +768,7 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	struct callback		*cb;
 	struct pending		*p;
 	const char		*err, *query, *ct, *sig;
-	char			 why[1024];
+	char			 why[1024], *client, *via;
 	size_t			 hsize;
 	int			 rv;
 
@@ -763,6 +820,16 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	}
 	if ((cb->url = public_url(srv, req, cb->remote)) == NULL)
 		goto unavailable;
+	/* Behind a trusted proxy: the client, and the peer it came through. */
+	if ((client = forwarded_client(srv, req, cb->remote)) != NULL) {
+		if (asprintf(&via, "%s via %s", client, cb->remote) == -1) {
+			free(client);
+			goto unavailable;
+		}
+		free(client);
+		free(cb->remote);
+		cb->remote = via;
+	}
 	/* Which of two signatures is Twilio's is anyone's guess. */
 	if (header_count(hdrs, "X-Twilio-Signature", &sig) > 1) {
 		reject(srv, req, cb, REJECT_MALFORMED,
@@ -1253,10 +1320,12 @@ server_new(struct event_base *base, struct config *conf,
 
 /* Serve connections on the listening socket fd too; -1 if evhttp refuses. */
 static int
-add_listener(struct server *srv, int fd)
+add_listener(struct server *srv, struct evhttp *http, int fd)
 {
 	struct evhttp_bound_socket	*b;
 
+	if (http != srv->http)
+		return evhttp_accept_socket(http, fd);
 	if (srv->nbound == SERVER_MAX_LISTENERS ||
 	    (b = evhttp_accept_socket_with_handle(srv->http, fd)) == NULL)
 		return -1;
@@ -1266,7 +1335,8 @@ add_listener(struct server *srv, int fd)
 
 /* Bind a Unix socket, replacing a stale socket file left by a crash. */
 static int
-listen_unix(struct server *srv, const char *path)
+listen_unix(struct server *srv, struct evhttp *http, const char *path,
+    char **unix_path)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
@@ -1299,12 +1369,12 @@ listen_unix(struct server *srv, const char *path)
 		close(fd);
 		return -1;
 	}
-	if (add_listener(srv, fd) == -1) {
+	if (add_listener(srv, http, fd) == -1) {
 		log_warnx("listen unix:%s: evhttp refused the socket", path);
 		close(fd);
 		return -1;
 	}
-	if ((srv->unix_path = strdup(path)) == NULL)
+	if ((*unix_path = strdup(path)) == NULL)
 		fatal("strdup");
 	return 0;
 }
@@ -1333,7 +1403,7 @@ server_listen_fd(struct server *srv, int fd)
 	}
 	/* systemd owns a Unix socket's file: not unix_path, never unlinked. */
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    add_listener(srv, fd) == -1) {
+	    add_listener(srv, srv->http, fd) == -1) {
 		log_warnx("socket activation: evhttp refused fd %d", fd);
 		return -1;
 	}
@@ -1345,8 +1415,8 @@ server_listen_fd(struct server *srv, int fd)
  * and a burst of connections past it loses SYNs that clients retry 1 s later.
  */
 static int
-listen_tcp(struct server *srv, const char *spec, const char *host,
-    const char *port)
+listen_tcp(struct server *srv, struct evhttp *http, const char *spec,
+    const char *host, const char *port)
 {
 	struct addrinfo	 hints, *res;
 	int		 fd, on = 1, error;
@@ -1373,7 +1443,7 @@ listen_tcp(struct server *srv, const char *spec, const char *host,
 		return -1;
 	}
 	freeaddrinfo(res);
-	if (add_listener(srv, fd) == -1) {
+	if (add_listener(srv, http, fd) == -1) {
 		log_warnx("listen %s: evhttp refused the socket", spec);
 		close(fd);
 		return -1;
@@ -1381,8 +1451,10 @@ listen_tcp(struct server *srv, const char *spec, const char *host,
 	return 0;
 }
 
-int
-server_listen(struct server *srv, const char *listen)
+/* Listen on host:port, [v6]:port or unix:/path for http. */
+static int
+listen_on(struct server *srv, struct evhttp *http, const char *listen,
+    char **unix_path)
 {
 	char		 host[256];
 	const char	*colon, *h;
@@ -1391,7 +1463,7 @@ server_listen(struct server *srv, const char *listen)
 	char		*end;
 
 	if (strncmp(listen, "unix:", 5) == 0)
-		return listen_unix(srv, listen + 5);
+		return listen_unix(srv, http, listen + 5, unix_path);
 	if ((colon = strrchr(listen, ':')) == NULL) {
 		log_warnx("listen %s: expected host:port or unix:/path", listen);
 		return -1;
@@ -1414,7 +1486,54 @@ server_listen(struct server *srv, const char *listen)
 		log_warnx("listen %s: bad port", listen);
 		return -1;
 	}
-	return listen_tcp(srv, listen, host, colon + 1);
+	return listen_tcp(srv, http, listen, host, colon + 1);
+}
+
+int
+server_listen(struct server *srv, const char *listen)
+{
+	return listen_on(srv, srv->http, listen, &srv->unix_path);
+}
+
+/* metrics_listen: only /metrics and /healthz, GET or HEAD, no body. */
+static void
+route_ops(struct evhttp_request *req, void *arg)
+{
+	struct server		*srv = arg;
+	const struct evhttp_uri	*u = evhttp_request_get_evhttp_uri(req);
+	const char		*path = u ? evhttp_uri_get_path(u) : NULL;
+	const char		*why;
+	size_t			 i;
+
+	if ((why = framing_error(req)) != NULL) {
+		refuse_framing(srv, req, why);
+		return;
+	}
+	for (i = 0; path != NULL && i < sizeof routes / sizeof routes[0]; i++) {
+		if (strcmp(path, routes[i].path) == 0) {
+			routes[i].serve(srv, req);
+			return;
+		}
+	}
+	reply(req, 404, "Not Found", "not found: this listener serves "
+	    "/metrics and /healthz only\n", NULL, NULL);
+}
+
+int
+server_listen_metrics(struct server *srv, const char *listen)
+{
+	if (srv->ops == NULL) {
+		if ((srv->ops = evhttp_new(srv->base)) == NULL)
+			fatalx("evhttp_new failed");
+		evhttp_set_allowed_methods(srv->ops, EVHTTP_REQ_GET |
+		    EVHTTP_REQ_HEAD);
+		evhttp_set_gencb(srv->ops, route_ops, srv);
+		/* A scraper sends a line and a few headers, never a body. */
+		evhttp_set_max_headers_size(srv->ops, 8192);
+		evhttp_set_max_body_size(srv->ops, 0);
+		evhttp_set_timeout(srv->ops, srv->conf->limits.request_timeout);
+	}
+	return listen_on(srv, srv->ops, listen, &srv->ops_unix_path);
 }
 
 void
@@ -1460,6 +1579,12 @@ server_free(struct server *srv)
 	if (srv->unix_path != NULL) {
 		unlink(srv->unix_path);
 		free(srv->unix_path);
+	}
+	if (srv->ops != NULL)
+		evhttp_free(srv->ops);
+	if (srv->ops_unix_path != NULL) {
+		unlink(srv->ops_unix_path);
+		free(srv->ops_unix_path);
 	}
 	free(srv);
 }

@@ -16,6 +16,8 @@ struct server	*server_new(struct event_base *, struct config *,
 		    struct committer *, struct dispatcher *, struct metrics *);
 /* Listen on "host:port", "[v6]:port" or "unix:/path"; -1 with a logged reason. */
 int		 server_listen(struct server *, const char *listen);
+/* Serve /metrics and /healthz (only) on a listener of their own. */
+int		 server_listen_metrics(struct server *, const char *listen);
 /* Serve a listening TCP or Unix socket handed over by systemd (sd_listen_fds),
  * as well as any given before; -1 logged. */
 int		 server_listen_fd(struct server *, int fd);

@@ -27,6 +27,7 @@
 #include "https.h"
 #include "json_read.h"
 #include "log.h"
+#include "proxy.h"
 #include "triggers.h"
 #include "xmalloc.h"
 
@@ -77,6 +78,7 @@ struct twilio {
 	char		 account[SID_LEN + 1];
 	char		*auth;		/* "Basic ...", wiped on close */
 	SSL_CTX		*ctx;
+	char		*ca_file;	/* for a request through a proxy */
 };
 
 /* An HTTP answer, whatever its status. */
@@ -184,6 +186,7 @@ twilio_open(const char *base, const char *ca_file,
 	free(b64);
 	freezero_str(cred);
 
+	tw->ca_file = ca_file != NULL ? xstrdup(ca_file) : NULL;
 	if ((tw->ctx = https_ctx_new(ca_file, why, sizeof why)) == NULL) {
 		seterr(err, "TLS: %s", why);
 		twilio_close(tw);
@@ -199,6 +202,7 @@ twilio_close(struct twilio *tw)
 		return;
 	SSL_CTX_free(tw->ctx);
 	freezero_str(tw->auth);
+	free(tw->ca_file);
 	free(tw->host);
 	free(tw->hosthdr);
 	free(tw);
@@ -291,6 +295,63 @@ ex_fail(struct exchange *ex, char **err)
 		    tw->host, tw->port);
 }
 
+/*
+ * One request through the HTTPS_PROXY tunnel (client.c speaks CONNECT;
+ * evhttp cannot): 0 with ans filled, or -1 with *err.
+ */
+static int
+request_tunnelled(struct twilio *tw, enum evhttp_cmd_type method,
+    const char *target, const char *form, struct answer *ans, char **err)
+{
+	struct client_request	 req;
+	struct client_response	 r;
+	const char		*hdrs[6];
+	char			*url, *authh, *e = NULL;
+	const char		*ra;
+	size_t			 n = 0;
+	int			 rc = -1;
+
+	xasprintf(&url, "https://%s%s", tw->hosthdr, target);
+	xasprintf(&authh, "Authorization: %s", tw->auth);
+	hdrs[n++] = authh;
+	hdrs[n++] = "Accept: application/json";
+	hdrs[n++] = "User-Agent: usagehookctl/" PACKAGE_VERSION;
+	if (form != NULL)
+		hdrs[n++] = "Content-Type: application/x-www-form-urlencoded";
+	hdrs[n] = NULL;
+	memset(&req, 0, sizeof req);
+	req.method = method == EVHTTP_REQ_POST ? "POST" :
+	    method == EVHTTP_REQ_DELETE ? "DELETE" : "GET";
+	req.url = url;
+	req.ca_file = tw->ca_file;
+	req.headers = hdrs;
+	req.body = form;
+	req.bodylen = form != NULL ? strlen(form) : 0;
+	req.timeout_ms = TWILIO_TIMEOUT_MS;
+	if (client_do(&req, &r, &e) == -1) {
+		seterr(err, "%s", e);
+		free(e);
+	} else if (r.bodylen > TWILIO_BODY_MAX) {
+		seterr(err, "the answer from %s:%d is too long", tw->host,
+		    tw->port);
+		client_response_free(&r);
+	} else {
+		ans->status = r.status;
+		ans->reason = xstrdup(r.reason != NULL ? r.reason : "");
+		ans->body = xmalloc(r.bodylen + 1);
+		memcpy(ans->body, r.body != NULL ? r.body : "", r.bodylen);
+		ans->body[r.bodylen] = '\0';
+		ans->bodylen = r.bodylen;
+		if ((ra = client_header(&r, "Retry-After")) != NULL)
+			ans->retry_after = xstrdup(ra);
+		client_response_free(&r);
+		rc = 0;
+	}
+	freezero_str(authh);
+	free(url);
+	return rc;
+}
+
 /* One request, answered or not: 0 with ans filled, or -1 with *err. */
 static int
 request_once(struct twilio *tw, enum evhttp_cmd_type method,
@@ -301,11 +362,18 @@ request_once(struct twilio *tw, enum evhttp_cmd_type method,
 	struct evkeyvalq	*h;
 	struct event		*timer = NULL;
 	struct timeval		 tv;
+	struct proxy		 px;
 	char			 why[256];
-	int			 rc = -1;
+	int			 rc;
 
 	memset(&ex, 0, sizeof ex);
 	memset(ans, 0, sizeof *ans);
+	if ((rc = proxy_for(tw->host, &px, err)) != 0) {
+		proxy_free(&px);
+		return rc == -1 ? -1 :
+		    request_tunnelled(tw, method, target, form, ans, err);
+	}
+	rc = -1;
 	ex.tw = tw;
 	ex.ans = ans;
 	if ((ex.base = event_base_new()) == NULL) {

@@ -208,6 +208,7 @@ struct dispatch {
 struct config {
 	char		*file;
 	char		*listen;	/* "host:port" or "unix:/path" */
+	char		*metrics_listen; /* the same, for /metrics; NULL: none */
 	char		*public_url;	/* "scheme://host[:port]", no trailing '/'; NULL if unset */
 	char		*path;		/* callback path, default "/twilio/usage" */
 	char		*database;	/* SQLite path or PostgreSQL URI */

@@ -33,6 +33,7 @@ struct daemon {
 	struct config		*conf;
 	char			*listening;	/* listen at start; NULL: systemd's */
 	char			*database;	/* database at start */
+	char			*metrics_listening; /* metrics_listen at start */
 	struct event_base	*base;
 	struct store		*store;
 	struct committer	*committer;
@@ -64,6 +65,13 @@ static void
 commit_stats(size_t n, double seconds, void *arg)
 {
 	metrics_commit(arg, n, seconds);
+}
+
+/* 1 if both are NULL or equal strings. */
+static int
+same_string(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 /* Re-read the configuration; a bad file is refused (-1), the old one stays. */
@@ -101,6 +109,10 @@ reload(struct daemon *d)
 	if (d->listening != NULL && strcmp(conf->listen, d->listening) != 0)
 		log_warnx("reload: listen changed to %s; still listening on "
 		    "%s until a restart", conf->listen, d->listening);
+	if (!same_string(conf->metrics_listen, d->metrics_listening))
+		log_warnx("reload: metrics_listen changed to %s; restart to "
+		    "apply", conf->metrics_listen ? conf->metrics_listen :
+		    "none");
 	if (strcmp(conf->database, d->database) != 0) {
 		store_shown(conf->database, shown, sizeof shown);
 		store_shown(d->database, shown2, sizeof shown2);
@@ -313,6 +325,15 @@ main(int argc, char *argv[])
 	if (nfds == 0 && server_listen(d.server, d.conf->listen) == -1)
 		fatalx("cannot listen on %s (key 'listen' in %s)",
 		    d.conf->listen, d.config_file);
+	if (d.conf->metrics_listen != NULL) {
+		if (server_listen_metrics(d.server, d.conf->metrics_listen)
+		    == -1)
+			fatalx("cannot listen on %s (key 'metrics_listen' in "
+			    "%s)", d.conf->metrics_listen, d.config_file);
+		log_info("/metrics and /healthz also on %s",
+		    d.conf->metrics_listen);
+		d.metrics_listening = xstrdup(d.conf->metrics_listen);
+	}
 	for (i = 0; i < sizeof signals / sizeof signals[0]; i++) {
 		sigev[i] = evsignal_new(d.base, signals[i], on_signal, &d);
 		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
@@ -351,6 +372,7 @@ main(int argc, char *argv[])
 	event_base_free(d.base);
 	free(d.listening);
 	free(d.database);
+	free(d.metrics_listening);
 	metrics_free(&d.metrics);
 	log_info("stopped");
 	return 0;

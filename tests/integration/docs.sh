@@ -76,6 +76,20 @@ is "$(PATH=$top_builddir:$PATH complete_words usagehookctl list --category sms-o
 is "$("$UH_CTL" categories | wc -l)" "$(wc -l <"$top_srcdir/src/categories.txt")" \
     "usagehookctl categories prints every category"
 
+# ---- the built pages name the default configuration --help names ------------
+for prog in usagehookd usagehookctl; do
+	bin=$UH_CTL
+	[ "$prog" = usagehookd ] && bin=$UH_D
+	def=$(env -u USAGEHOOKD_CONFIG "$bin" --help | sed -n 's/.*(default \([^;)]*\)[;)].*/\1/p' | head -n 1)
+	isnt "$def" "" "$prog --help names its default configuration file"
+	if [ -f "$top_builddir/man/$prog.8" ]; then
+		ok "man/$prog.8 names the same default ($def)" \
+		    grep -q "^\\.Pa $def" "$top_builddir/man/$prog.8"
+	else
+		skip "man/$prog.8 names the default" "no built man pages in $top_builddir/man"
+	fi
+done
+
 # ---- make install --------------------------------------------------------------
 if [ -f "$top_builddir/Makefile" ] && command -v make >/dev/null 2>&1; then
 	make -s -C "$top_builddir" DESTDIR="$T/inst" install-man \

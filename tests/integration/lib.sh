@@ -396,6 +396,25 @@ uh_wait() {
 	return 1
 }
 
+# uh_certs NAME:SAN...: a test CA ($T/ca.pem) and for each NAME a
+# certificate $T/NAME.pem and key $T/NAME.key for the subjectAltName SAN
+# ("DNS:hooks.test", "IP:127.0.0.1"), signed by it. Bails when openssl fails.
+uh_certs() {
+	(
+		cd "$T" || exit 1
+		[ -f ca.pem ] || openssl req -x509 -newkey rsa:2048 -nodes \
+		    -keyout ca.key -out ca.pem -days 2 -subj /CN=usagehookd-test-ca
+		for n in "$@"; do
+			openssl req -newkey rsa:2048 -nodes -keyout "${n%%:*}.key" \
+			    -out "${n%%:*}.csr" -subj "/CN=${n##*:}" &&
+			printf 'subjectAltName=%s\n' "${n#*:}" >"${n%%:*}.ext" &&
+			openssl x509 -req -in "${n%%:*}.csr" -CA ca.pem \
+			    -CAkey ca.key -CAcreateserial -out "${n%%:*}.pem" \
+			    -days 2 -extfile "${n%%:*}.ext" || exit 1
+		done
+	) >>"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+}
+
 # sql QUERY: run a query on the daemon's database.
 sql() {
 	sqlite3 -batch -cmd '.timeout 5000' "$UH_DB" "$@"

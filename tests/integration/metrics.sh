@@ -92,4 +92,24 @@ for f in "$DASH" "$RULES"; do
 	    "${f##*/} names only metrics /metrics exports"
 done
 
+# metrics_listen: /metrics and /healthz on a listener of their own (TCP
+# here, the callbacks on a Unix socket); nothing else there.
+uh_stop
+MPORT=$(uh_free_port) || bail "no free TCP port found"
+mk_config "metrics_listen: 127.0.0.1:$MPORT"
+uh_start
+mcurl() { curl -s -o "$T/mout" -w '%{http_code}' --max-time 10 "$@"; }
+is "$(mcurl "http://127.0.0.1:$MPORT/metrics")" 200 "metrics_listen: GET /metrics 200"
+like "$(cat "$T/mout")" "usagehookd_build_info" "... the exposition"
+is "$(mcurl "http://127.0.0.1:$MPORT/healthz")" 200 "metrics_listen: GET /healthz 200"
+is "$(mcurl "http://127.0.0.1:$MPORT$UH_PATH")" 404 "metrics_listen: the callback path is not served there"
+is "$(mcurl -X POST "http://127.0.0.1:$MPORT/metrics")" 501 "metrics_listen: POST refused (evhttp: 501)"
+is "$(mcurl -X GET --data x=1 "http://127.0.0.1:$MPORT/metrics")" 413 "metrics_listen: a body refused (413)"
+is "$(fetch_metrics)" 200 "/metrics is still on the callback listener"
+cp "$UH_CONF" "$T/m.yaml"
+sed -i "s|^metrics_listen: .*|metrics_listen: \"$UH_LISTEN\"|" "$T/m.yaml"
+out=$(timeout 30 "$UH_CTL" -c "$T/m.yaml" check-config 2>&1)
+like "$out" "m.yaml:[0-9]+:[0-9]+: metrics_listen: .* is the callback listener" \
+    "check-config: metrics_listen equal to listen is an error with file:line:col"
+
 done_testing

@@ -36,16 +36,7 @@ like "$(USAGEHOOKD_CONFIG=$T/x.yaml "$UH_CTL" --help)" "default $T/x.yaml" \
 # send --url https://… --connect HOST:PORT speaks TLS to HOST:PORT (the
 # URL's scheme), the certificate checked against the URL's host.
 SINK=$top_builddir/tests/fixtures/sink
-(
-	cd "$T" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=usagehookd-test-ca &&
-	openssl req -newkey rsa:2048 -nodes -keyout hooks.key -out hooks.csr \
-	    -subj /CN=hooks.test &&
-	printf 'subjectAltName=DNS:hooks.test\n' >hooks.ext &&
-	openssl x509 -req -in hooks.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out hooks.pem -days 2 -extfile hooks.ext
-) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+uh_certs hooks:DNS:hooks.test
 "$SINK" -o "$T/tls.out" -p "$T/tls.port" -c "$T/hooks.pem" -k "$T/hooks.key" \
     >>"$T/sink.log" 2>&1 </dev/null &
 uh_track "$!"

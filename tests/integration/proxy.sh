@@ -49,6 +49,30 @@ is "$(post_for "http://hooks.example.com$UH_PATH" "$T/token" -H 'Host: hooks.exa
 uh_params px-host80
 is "$(post_for "http://hooks.example.com:80$UH_PATH" "$T/token" -H 'Host: hooks.example.com')" 200 \
     "no forwarded headers: signed with :80 also verifies"
+
+# The client behind the trusted proxy: X-Forwarded-For from the right, the
+# first address that is no trusted proxy, and the peer it came through.
+remote_of() { sql "SELECT remote FROM callbacks WHERE idempotency_token = '$1'"; }
+uh_params px-xff
+post_for "$PUB$UH_PATH" "$T/token" "${FWD[@]}" -H 'X-Forwarded-For: 198.51.100.7' >/dev/null
+is "$(remote_of px-xff)" "198.51.100.7 via unix" "remote: the forwarded client, via the proxy"
+like "$(ctl show px-xff)" "198\\.51\\.100\\.7 via unix" "show says it"
+uh_params px-xff-chain
+post_for "$PUB$UH_PATH" "$T/token" "${FWD[@]}" \
+    -H 'X-Forwarded-For: 10.9.9.9, 192.0.2.1' -H 'X-Forwarded-For: 203.0.113.9' >/dev/null
+is "$(remote_of px-xff-chain)" "203.0.113.9 via unix" \
+    "a chain over two headers: the rightmost untrusted address (a client cannot forge it)"
+uh_params px-xff-v6
+post_for "$PUB$UH_PATH" "$T/token" "${FWD[@]}" -H 'X-Forwarded-For: 2001:db8::7' >/dev/null
+is "$(remote_of px-xff-v6)" "2001:db8::7 via unix" "an IPv6 client"
+uh_params px-xff-junk
+post_for "$PUB$UH_PATH" "$T/token" "${FWD[@]}" -H 'X-Forwarded-For: 198.51.100.7, <script>' >/dev/null
+is "$(remote_of px-xff-junk)" unix "a forwarded value that is no address: the peer only"
+uh_params px-xff-bad
+post_for "$PUB$UH_PATH" "$T/badtoken" "${FWD[@]}" -H 'X-Forwarded-For: 198.51.100.8' >/dev/null
+is "$(sql_eventually "SELECT remote FROM rejected WHERE idempotency_token = 'px-xff-bad'" "198.51.100.8 via unix")" \
+    "198.51.100.8 via unix" \
+    "a refused request records the client via the proxy too"
 uh_stop
 
 # -- TCP from 127.0.0.1, which is NOT in trusted_proxies: forwarded ignored.
@@ -62,6 +86,9 @@ is "$(sql "SELECT count(*) FROM callbacks WHERE idempotency_token = 'px-untruste
 uh_params px-untrusted-host
 is "$(post_for "http://127.0.0.1:$UH_PORT$UH_PATH" "$T/token" "${FWD[@]}")" 200 \
     "untrusted peer: the URL is http:// + Host despite forwarded headers"
+uh_params px-untrusted-xff
+post_for "http://127.0.0.1:$UH_PORT$UH_PATH" "$T/token" -H 'X-Forwarded-For: 198.51.100.7' >/dev/null
+is "$(remote_of px-untrusted-xff)" 127.0.0.1 "untrusted peer: X-Forwarded-For ignored, the peer recorded"
 uh_stop
 
 # -- TCP from 127.0.0.1 listed in trusted_proxies: forwarded headers used.
