@@ -2,6 +2,7 @@
 #include "config-sys.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -11,6 +12,9 @@
 #include "log.h"
 #include "store.h"
 #include "xmalloc.h"
+
+/* At most one warning this often while batches keep failing, s. */
+#define WARN_EVERY	10
 
 /* A FIFO of requests. */
 struct reqlist {
@@ -28,6 +32,9 @@ struct committer {
 	pthread_cond_t		 cond;
 	struct reqlist		 queue;		/* submitted, not yet taken */
 	struct reqlist		 done;		/* committed, not yet answered */
+	struct claim_item	 items[COMMIT_MAX_BATCH]; /* writer's */
+	size_t			 failures;	/* writer's: batches in a row */
+	double			 last_warn;	/* writer's */
 	size_t			 pending;	/* loop thread only */
 	int			 stopping;
 };
@@ -61,8 +68,9 @@ apply(struct store *st, struct commit_req *r)
 		r->result = store_claim(st, r->cb, r->jobs, r->njobs);
 		return r->result == CLAIM_ERROR ? -1 : 0;
 	case COMMIT_JOBS_DUE:
-		r->result = store_jobs_due(st, r->due_now, r->due_limit,
-		    &r->rows, &r->nrows);
+		r->result = store_jobs_take(st, r->owner, r->due_now,
+		    r->lease_ms, r->due_limit, r->skip_rules, &r->rows,
+		    &r->nrows);
 		if (r->result == 0)
 			r->next_due = store_jobs_next(st);
 		return r->result;
@@ -79,43 +87,102 @@ apply(struct store *st, struct commit_req *r)
 	return -1;
 }
 
-/* Mark every request of a failed batch as failed. */
+/* Mark every request of a failed batch as failed, saying why. */
 static void
-fail_batch(struct commit_req *batch)
+fail_batch(struct store *st, struct commit_req *batch)
 {
 	struct commit_req	*r;
 
-	for (r = batch; r != NULL; r = r->next)
+	for (r = batch; r != NULL; r = r->next) {
 		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
+		snprintf(r->error, sizeof r->error, "%s", store_errmsg(st));
+	}
+}
+
+/*
+ * The batch's claims in one call, so that PostgreSQL gets them in one
+ * pipeline rather than a round trip each. 0/-1.
+ */
+static int
+apply_claims(struct store *st, struct commit_req *batch,
+    struct claim_item *items)
+{
+	struct commit_req	*r;
+	size_t			 n = 0;
+	int			 rv;
+
+	for (r = batch; r != NULL; r = r->next) {
+		if (r->kind != COMMIT_CLAIM)
+			continue;
+		items[n].cb = r->cb;
+		items[n].jobs = r->jobs;
+		items[n].njobs = r->njobs;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	rv = store_claims(st, items, n);
+	n = 0;
+	for (r = batch; r != NULL; r = r->next)
+		if (r->kind == COMMIT_CLAIM)
+			r->result = items[n++].result;
+	return rv;
+}
+
+/*
+ * Log a failed batch: the first of a run, then at most one line per
+ * WARN_EVERY seconds (a database down under load fails thousands).
+ */
+static void
+batch_failed(struct committer *c, const char *prefix)
+{
+	double	now = now_seconds();
+
+	if (c->failures++ == 0 || now - c->last_warn >= WARN_EVERY) {
+		log_warnx("database: %s%s%s", prefix, store_errmsg(c->store),
+		    c->failures > 1 ? " (batches keep failing)" : "");
+		c->last_warn = now;
+	}
 }
 
 /* Commit one batch: all of it durable, or none of it acknowledged. */
 static void
-commit_batch(struct store *st, struct commit_req *batch)
+commit_batch(struct committer *c, struct commit_req *batch)
 {
+	struct store		*st = c->store;
 	struct commit_req	*r;
 	int			 failed = 0;
 
 	if (store_begin(st) == -1) {
-		log_warnx("database: BEGIN: %s", store_errmsg(st));
-		fail_batch(batch);
+		batch_failed(c, "BEGIN: ");
+		fail_batch(st, batch);
 		return;
 	}
-	for (r = batch; r != NULL; r = r->next) {
+	if (apply_claims(st, batch, c->items) == -1) {
+		batch_failed(c, "");
+		failed = 1;
+	}
+	for (r = batch; r != NULL && !failed; r = r->next) {
+		if (r->kind == COMMIT_CLAIM)
+			continue;
 		if (apply(st, r) == -1) {
-			log_warnx("database: %s", store_errmsg(st));
+			batch_failed(c, "");
 			failed = 1;
 			break;
 		}
 	}
 	if (!failed && store_commit(st) == -1) {
-		log_warnx("database: %s", store_errmsg(st));
+		batch_failed(c, "");
 		failed = 1;
 	}
 	if (failed) {
 		/* SQLite may have rolled back already; ROLLBACK is harmless. */
+		fail_batch(st, batch);
 		store_rollback(st);
-		fail_batch(batch);
+	} else if (c->failures > 0) {
+		log_info("database: writes succeed again after %zu failed "
+		    "batch(es)", c->failures);
+		c->failures = 0;
 	}
 }
 
@@ -145,7 +212,7 @@ writer(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		t0 = now_seconds();
-		commit_batch(c->store, batch);
+		commit_batch(c, batch);
 		batch->batch_n = n;
 		batch->batch_seconds = now_seconds() - t0;
 

@@ -15,7 +15,7 @@ enum commit_kind {
 	COMMIT_CLAIM,		/* store cb; result is an enum claim */
 	COMMIT_REJECT,		/* keep rej in the rejected table */
 	COMMIT_PROBE,		/* a real write for /healthz; result 0 or -1 */
-	COMMIT_JOBS_DUE,	/* read due jobs into rows; result 0 or -1 */
+	COMMIT_JOBS_DUE,	/* take due jobs into rows; result 0 or -1 */
 	COMMIT_JOB_UPDATE	/* apply update; result 0 or -1 */
 };
 
@@ -31,11 +31,15 @@ struct commit_req {
 	struct rejection	*rej;
 	int64_t			 due_now;	/* COMMIT_JOBS_DUE, in: ms */
 	size_t			 due_limit;	/* in */
+	const char		*owner;		/* in: this instance */
+	char			*skip_rules;	/* in: rules at their limit */
+	int64_t			 lease_ms;	/* in */
 	struct job_row		*rows;		/* out, allocated */
 	size_t			 nrows;		/* out */
 	int64_t			 next_due;	/* out: ms, -1 if none queued */
 	struct job_update	 update;	/* COMMIT_JOB_UPDATE */
 	int			 result;
+	char			 error[160];	/* out: why it failed, or "" */
 	void			(*done)(struct commit_req *, void *);
 	void			*arg;
 	struct commit_req	*next;

@@ -31,6 +31,7 @@
 #include "json_read.h"
 #include "log.h"
 #include "signature.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #define CONFIG_FILE_MAX	(1024 * 1024)	/* larger is not a config file */
@@ -57,6 +58,7 @@
 #define DEFAULT_BACKOFF_MS	(30 * 1000LL)
 #define DEFAULT_MAX_BACKOFF_MS	(30 * 60 * 1000LL)
 #define DEFAULT_ACTION_TIMEOUT	(10 * 1000)	/* milliseconds */
+#define DEFAULT_LEASE_MARGIN_MS	(30 * 1000)	/* dispatch.lease over it */
 #define DEFAULT_TWILIO_API	"https://api.twilio.com"
 #define DEFAULT_TRIGGER_BY	"usage"		/* Twilio's default */
 #define DEFAULT_CALLBACK_METHOD	"POST"		/* Twilio's default */
@@ -76,6 +78,7 @@ struct parse {
 	int		 nshow;
 	struct trigger_parse *tps;	/* triggers, checked once all is read */
 	size_t		 ntps;
+	yaml_node_t	*dispatch;	/* checked against the rules' timeouts */
 	yaml_mark_t	*parents;	/* accounts[i].parent's value, or line 0 */
 	int		*has_parent;
 	size_t		 nparents;
@@ -219,6 +222,11 @@ static void	kw_path(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_database(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_database_password_file(struct parse *,
+		    const struct keyword *, yaml_node_t *, yaml_node_t *,
+		    void *);
+static char	*secret_path(struct parse *, const char *, yaml_node_t *,
+		    const char *, int *);
 static void	kw_trusted_proxies(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_accounts(struct parse *, const struct keyword *,
@@ -381,6 +389,10 @@ static const struct number num_max_backoff = {
 	NUM_MILLIS, STORE_INT64, offsetof(struct dispatch, max_backoff_ms),
 	10, 30 * 86400 * 1000LL, "10ms..30d"
 };
+static const struct number num_lease = {
+	NUM_MILLIS, STORE_INT64, offsetof(struct dispatch, lease_ms),
+	1000, 86400 * 1000LL, "1s..1d"
+};
 static const struct number num_action_timeout = {
 	NUM_MILLIS, STORE_INT, offsetof(struct action, timeout_ms),
 	10, 86400 * 1000LL, "10ms..1d"
@@ -396,6 +408,7 @@ static const struct keyword top_keys[] = {
 	{ "public_url",		kw_public_url,		0, 0, NULL },
 	{ "path",		kw_path,		0, 0, NULL },
 	{ "database",		kw_database,		1, 0, NULL },
+	{ "database_password_file", kw_database_password_file, 0, 0, NULL },
 	{ "trusted_proxies",	kw_trusted_proxies,	0, 0, NULL },
 	{ "accounts",		kw_accounts,		1, 0, NULL },
 	{ "limits",		kw_limits,		0, 0, NULL },
@@ -452,6 +465,7 @@ static const struct keyword dispatch_keys[] = {
 	{ "max_attempts",	kw_number, 0, 0, &num_max_attempts },
 	{ "backoff",		kw_number, 0, 0, &num_backoff },
 	{ "max_backoff",	kw_number, 0, 0, &num_max_backoff },
+	{ "lease",		kw_number, 0, 0, &num_lease },
 	{ NULL,			NULL,	   0, 0, NULL }
 };
 
@@ -1282,7 +1296,10 @@ kw_path(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	conf->path = xstrdup(s);
 }
 
-/* database: the SQLite file, relative to the config's directory. */
+/*
+ * database: the SQLite file, relative to the config's directory, or a
+ * PostgreSQL URI (postgresql:// or postgres://), kept as written.
+ */
 static void
 kw_database(struct parse *p, const struct keyword *kw, yaml_node_t *k,
     yaml_node_t *v, void *arg)
@@ -1293,7 +1310,30 @@ kw_database(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	if ((s = scalar(p, kw->name, v)) == NULL)
 		return;
 	free(conf->database);
-	conf->database = resolve_path(p, s);
+	conf->database = store_is_remote(s) ? xstrdup(s) : resolve_path(p, s);
+}
+
+/* database_password_file: PostgreSQL's password, read at each connection. */
+static void
+kw_database_password_file(struct parse *p, const struct keyword *kw,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+	const char	*s;
+	char		*path;
+	int		 expanded;
+
+	if ((s = scalar(p, kw->name, v)) == NULL ||
+	    (path = secret_path(p, kw->name, v, s, &expanded)) == NULL)
+		return;
+	if (access(path, R_OK) == -1) {
+		perr(p, v->start_mark, "%s %s: cannot read: %s", kw->name,
+		    show(p, path), strerror(errno));
+		free(path);
+		return;
+	}
+	free(conf->database_password_file);
+	conf->database_password_file = path;
 }
 
 /* Whether s is an IPv4/IPv6 address, optionally with a /prefix. */
@@ -2748,6 +2788,7 @@ kw_dispatch(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	int		 nerrors = p->nerrors;
 
 	parse_mapping(p, v, "dispatch", dispatch_keys, &conf->dispatch);
+	p->dispatch = v;
 	if (p->nerrors == nerrors &&
 	    conf->dispatch.backoff_ms > conf->dispatch.max_backoff_ms)
 		perr(p, v->start_mark, "dispatch: backoff must not be longer "
@@ -2968,6 +3009,41 @@ kw_trigger_account(struct parse *p, const struct keyword *kw,
 	tp->account = v;
 }
 
+/* Whether the action's timeout bounds it (append and log need none). */
+static int
+action_timed(const struct action *a)
+{
+	return a->kind != ACTION_APPEND && a->kind != ACTION_LOG;
+}
+
+/*
+ * An explicit dispatch.lease must outlast every action: a job still
+ * running when its lease ends would run again on another instance.
+ */
+static void
+check_lease(struct parse *p, struct config *conf)
+{
+	const struct action	*a;
+	size_t			 i, j;
+
+	if (conf->dispatch.lease_ms == 0 || p->dispatch == NULL)
+		return;
+	for (i = 0; i < conf->nrules; i++)
+		for (j = 0; j < conf->rules[i].nactions; j++) {
+			a = &conf->rules[i].actions[j];
+			if (!action_timed(a) ||
+			    a->timeout_ms < conf->dispatch.lease_ms)
+				continue;
+			perr(p, p->dispatch->start_mark, "dispatch: lease "
+			    "(%lldms) must be longer than the timeout of rule "
+			    "%s action %zu (%dms): a job still running would "
+			    "run again on another instance",
+			    (long long)conf->dispatch.lease_ms,
+			    conf->rules[i].name, j + 1, a->timeout_ms);
+			return;
+		}
+}
+
 /* Trigger defaults from keys that may come later: URL, account, words. */
 static void
 check_triggers(struct parse *p, struct config *conf)
@@ -3148,11 +3224,20 @@ config_finish(struct config *conf)
 {
 	size_t	i, j;
 
+	int64_t	longest = DEFAULT_ACTION_TIMEOUT;
+
 	for (i = 0; i < conf->nrules; i++)
-		for (j = 0; j < conf->rules[i].nactions; j++)
+		for (j = 0; j < conf->rules[i].nactions; j++) {
 			if (conf->rules[i].actions[j].max_attempts == 0)
 				conf->rules[i].actions[j].max_attempts =
 				    conf->dispatch.max_attempts;
+			if (action_timed(&conf->rules[i].actions[j]) &&
+			    conf->rules[i].actions[j].timeout_ms > longest)
+				longest = conf->rules[i].actions[j].timeout_ms;
+		}
+	/* A job outlives its lease only when its instance died. */
+	if (conf->dispatch.lease_ms == 0)
+		conf->dispatch.lease_ms = longest + DEFAULT_LEASE_MARGIN_MS;
 }
 
 /* The whole file as an allocated string, or NULL after reporting why not. */
@@ -3358,6 +3443,7 @@ config_load(const char *path, FILE *errs)
 		    strcmp(p.dir, "/") == 0 ? "" : "/", base);
 		parse_mapping(&p, root, NULL, top_keys, conf);
 		check_triggers(&p, conf);
+		check_lease(&p, conf);
 		check_metrics_listen(&p, conf);
 		check_parents(&p, conf);
 		check_twilio_actions(&p, conf);
@@ -3467,6 +3553,7 @@ config_free(struct config *conf)
 	free(conf->public_url);
 	free(conf->path);
 	free(conf->database);
+	free(conf->database_password_file);
 	for (i = 0; i < conf->ntrusted_proxies; i++)
 		free(conf->trusted_proxies[i]);
 	free(conf->trusted_proxies);

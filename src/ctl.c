@@ -56,12 +56,15 @@ ctl_store(struct ctl *ctl, const struct command *cmd, int readonly)
 		path = conf->database;
 	}
 	/* A mistyped -d must not leave a new empty database behind. */
-	if (stat(path, &sb) == -1) {
+	if (!store_is_remote(path) && stat(path, &sb) == -1) {
 		cmd_fail(cmd, "database %s: %s (has usagehookd run with this "
 		    "configuration?)", path, strerror(errno));
 		return NULL;
 	}
-	if ((ctl->store = store_open(path, readonly, &err)) == NULL) {
+	/* The config's password file, when there is a config. */
+	conf = ctl->conf;
+	if ((ctl->store = store_open_auth(path, conf != NULL ?
+	    conf->database_password_file : NULL, readonly, &err)) == NULL) {
 		cmd_fail(cmd, "%s", err);
 		free(err);
 	}

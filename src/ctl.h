@@ -161,6 +161,8 @@ int		 cmd_jobs(struct ctl *, const struct command *, int, char **);
 int		 cmd_retry(struct ctl *, const struct command *, int, char **);
 int		 cmd_stats(struct ctl *, const struct command *, int, char **);
 int		 cmd_purge(struct ctl *, const struct command *, int, char **);
+/* ctl_copy.c */
+int		 cmd_copy_db(struct ctl *, const struct command *, int, char **);
 
 /* ctl_tail.c */
 int		 cmd_tail(struct ctl *, const struct command *, int, char **);

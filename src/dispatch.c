@@ -1,9 +1,11 @@
 /* dispatch.c: the outbox dispatcher: runs due jobs, retries, dead letters. */
 #include "config-sys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -19,8 +21,6 @@
 
 /* Look for due jobs at least this often, and when kicked. */
 #define POLL_MS		1000
-/* Fetch more rows than free slots so a busy rule does not block others. */
-#define FETCH_FACTOR	4
 
 /* A configuration and the running jobs that still use its actions. */
 struct gen {
@@ -63,6 +63,8 @@ struct dispatcher {
 	int			 fetching;	/* a fetch is queued */
 	int			 again;		/* kicked during a fetch */
 	int			 stopped;
+	/* This instance, as jobs' owner: host, process, start. */
+	char			 owner[128];
 };
 
 static const char *const kind_names[] = {
@@ -172,6 +174,11 @@ submit_update(struct dispatcher *d, int64_t id, enum job_state st,
 	creq->update.state = st;
 	creq->update.next_run_at = next_run_at;
 	creq->update.error = copy;
+	creq->update.owner = d->owner;
+	/* Taken but not started: queued again, the attempt not counted. */
+	creq->update.release = st == JOB_QUEUED && next_run_at == 0;
+	if (creq->update.release)
+		creq->update.next_run_at = now_ms();
 	creq->done = update_done;
 	creq->arg = d;
 	committer_submit(d->committer, creq);
@@ -299,7 +306,7 @@ action_done(int ok, const char *error, void *arg)
 	job_finished(arg, ok, error);
 }
 
-/* Start one due job; 0 if started or settled, -1 to leave it queued. */
+/* Start one taken job; 0 if started or settled, -1 to give it back. */
 static int
 start(struct dispatcher *d, const struct job_row *row)
 {
@@ -344,7 +351,7 @@ start(struct dispatcher *d, const struct job_row *row)
 		return 0;
 	}
 
-	submit_update(d, j->id, JOB_RUNNING, 0, NULL);
+	/* Taking it made it running, counted the attempt and leased it. */
 	g->refs++;
 	rc->running++;
 	d->nrunning++;
@@ -373,20 +380,30 @@ fetched(struct commit_req *creq, void *arg)
 	size_t			 i;
 
 	d->fetching = 0;
-	/* While a state change waits to be written, start nothing new. */
-	if (creq->result == 0 && !d->stopped && d->retrying == NULL) {
+	/*
+	 * While a state change waits to be written, start nothing new; what
+	 * was taken and cannot start is given back at once, not left to its
+	 * lease.
+	 */
+	if (creq->result == 0) {
 		for (i = 0; i < creq->nrows; i++) {
-			if (d->nrunning >=
-			    (size_t)d->gens->conf->dispatch.concurrency)
-				break;
-			if (!job_is_running(d, creq->rows[i].id))
-				(void)start(d, &creq->rows[i]);
+			/* Ours already: its lease ran out while it runs. */
+			if (job_is_running(d, creq->rows[i].id))
+				continue;
+			if (d->stopped || d->retrying != NULL || d->nrunning >=
+			    (size_t)d->gens->conf->dispatch.concurrency ||
+			    start(d, &creq->rows[i]) == -1)
+				submit_update(d, creq->rows[i].id, JOB_QUEUED,
+				    0, NULL);
 		}
+	}
+	if (creq->result == 0 && !d->stopped && d->retrying == NULL) {
 		now = now_ms();
 		if (creq->next_due >= 0 && creq->next_due - now < wait)
 			wait = creq->next_due > now ? creq->next_due - now : 0;
 	}
 	store_job_rows_free(creq->rows, creq->nrows);
+	free(creq->skip_rules);
 	free(creq);
 	if (d->stopped)
 		return;
@@ -407,6 +424,8 @@ static void
 fetch(struct dispatcher *d)
 {
 	struct commit_req	*creq;
+	struct rule_count	*rc;
+	char			*skip = NULL, *more;
 	size_t			 slots;
 
 	if (d->stopped)
@@ -422,9 +441,34 @@ fetch(struct dispatcher *d)
 		return;
 	}
 	slots = d->gens->conf->dispatch.concurrency;
+	/* Take only what can start: the rest stays for other instances. */
+	slots = slots > d->nrunning ? slots - d->nrunning : 0;
+	if (slots == 0 || d->retrying != NULL) {
+		struct timeval tv = { POLL_MS / 1000, 0 };
+
+		free(creq);
+		evtimer_add(d->timer, &tv);
+		return;
+	}
+	/* Rules at their per_rule limit: their jobs stay queued. */
+	for (rc = d->counts; rc != NULL; rc = rc->next) {
+		if (rc->running < d->gens->conf->dispatch.per_rule)
+			continue;
+		if (skip == NULL)
+			skip = strdup(rc->rule);
+		else if (asprintf(&more, "%s\n%s", skip, rc->rule) == -1)
+			more = NULL;
+		else {
+			free(skip);
+			skip = more;
+		}
+	}
 	creq->kind = COMMIT_JOBS_DUE;
 	creq->due_now = now_ms();
-	creq->due_limit = slots * FETCH_FACTOR;
+	creq->due_limit = slots;
+	creq->skip_rules = skip;
+	creq->owner = d->owner;
+	creq->lease_ms = d->gens->conf->dispatch.lease_ms;
 	creq->done = fetched;
 	creq->arg = d;
 	d->fetching = 1;
@@ -436,6 +480,19 @@ static void
 timer_cb(evutil_socket_t fd, short events, void *arg)
 {
 	fetch(arg);
+}
+
+/* host:pid:start-ms, unique among the instances sharing a database. */
+static void
+make_owner(char *buf, size_t size)
+{
+	char	host[64];
+
+	if (gethostname(host, sizeof host) == -1)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	snprintf(buf, size, "%s:%ld:%lld", host, (long)getpid(),
+	    (long long)now_ms());
 }
 
 struct dispatcher *
@@ -452,6 +509,7 @@ dispatcher_new(struct event_base *base, struct committer *committer,
 	d->gens = xcalloc(1, sizeof *d->gens);
 	d->gens->conf = conf;
 	d->gens->refs = 1;
+	make_owner(d->owner, sizeof d->owner);
 	if ((d->timer = evtimer_new(base, timer_cb, d)) == NULL ||
 	    (d->retry_timer = evtimer_new(base, retry_updates, d)) == NULL)
 		fatalx("evtimer_new failed");

@@ -22,6 +22,7 @@
 
 struct housekeeping {
 	char			*database;
+	char			*password_file;
 	struct store		*store;		/* the thread's once started */
 	struct retention	 ages;		/* under lock */
 	pthread_t		 thread;
@@ -157,8 +158,10 @@ runner(void *arg)
 		 * Only an existing file: a new one where the database was
 		 * moved from would pair with the WAL of the one that left.
 		 */
-		if (st == NULL && access(h->database, F_OK) == 0 &&
-		    (st = store_open(h->database, 0, &err)) == NULL) {
+		if (st == NULL && (store_is_remote(h->database) ||
+		    access(h->database, F_OK) == 0) &&
+		    (st = store_open_auth(h->database, h->password_file, 0,
+		    &err)) == NULL) {
 			if (!warned++)
 				log_warnx("housekeeping: %s", err);
 			free(err);
@@ -192,7 +195,8 @@ runner(void *arg)
 }
 
 struct housekeeping *
-housekeeping_start(const char *database, const struct retention *ages)
+housekeeping_start(const char *database, const char *password_file,
+    const struct retention *ages)
 {
 	struct housekeeping	*h;
 	char			*err = NULL;
@@ -200,8 +204,11 @@ housekeeping_start(const char *database, const struct retention *ages)
 
 	h = xcalloc(1, sizeof *h);
 	h->database = xstrdup(database);
+	h->password_file = password_file != NULL ? xstrdup(password_file) :
+	    NULL;
 	/* Now, with the writer's: the file is surely the one it opened. */
-	if ((h->store = store_open(database, 0, &err)) == NULL) {
+	if ((h->store = store_open_auth(database, password_file, 0, &err))
+	    == NULL) {
 		log_warnx("housekeeping: %s", err);
 		free(err);
 	}
@@ -234,5 +241,6 @@ housekeeping_stop(struct housekeeping *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 	free(h->database);
+	free(h->password_file);
 	free(h);
 }

@@ -16,7 +16,7 @@ struct housekeeping;
  * older than retention shortly after start, then daily.
  */
 struct housekeeping *housekeeping_start(const char *database,
-		    const struct retention *);
+		    const char *password_file, const struct retention *);
 /* Use these ages from the next purge on (SIGHUP). */
 void		 housekeeping_set(struct housekeeping *, const struct retention *);
 /* Stop the thread (a purge in progress finishes its batch) and free. */

@@ -890,13 +890,20 @@ healthz_done(struct commit_req *creq, void *arg)
 {
 	struct evhttp_request	*req = arg;
 	char			 why[600];
+	char			 body[sizeof creq->error + 32];
 
 	store_moved_reason(why, sizeof why - 1);
 	if (creq->result == 0)
 		reply(req, 200, "OK", "ok\n", NULL, NULL);
-	else
-		reply(req, 503, "Service Unavailable", *why != '\0' ?
-		    strcat(why, "\n") : "database not writable\n", NULL, NULL);
+	else if (*why != '\0')
+		reply(req, 503, "Service Unavailable", strcat(why, "\n"), NULL,
+		    NULL);
+	else {
+		/* The reason helps whoever looks at a failing check. */
+		snprintf(body, sizeof body, "database not writable%s%s\n",
+		    creq->error[0] ? ": " : "", creq->error);
+		reply(req, 503, "Service Unavailable", body, NULL, NULL);
+	}
 	free(creq);
 }
 

@@ -20,6 +20,17 @@ enum claim {
  * allocated *err on failure.
  */
 struct store	*store_open(const char *path, int readonly, char **err);
+/*
+ * The same for a database setting that may be a PostgreSQL URI
+ * ("postgresql://" or "postgres://"; anything else is an SQLite path), with
+ * the file holding its password (read at each connection), or NULL.
+ */
+struct store	*store_open_auth(const char *database, const char *password_file,
+		    int readonly, char **err);
+/* 1 if database names a PostgreSQL server rather than an SQLite file. */
+int		 store_is_remote(const char *database);
+/* database for logs and messages: a URI's password as "***"; in buf. */
+const char	*store_shown(const char *database, char *buf, size_t size);
 void		 store_close(struct store *);
 const char	*store_errmsg(struct store *);
 const char	*store_path(struct store *);
@@ -50,6 +61,21 @@ struct job_spec {
 enum claim	 store_claim(struct store *, const struct callback *,
 		    const struct job_spec *jobs, size_t njobs);
 
+/* One claim of a batch for store_claims; result is set by it. */
+struct claim_item {
+	const struct callback	*cb;
+	const struct job_spec	*jobs;
+	size_t			 njobs;
+	enum claim		 result;
+};
+
+/*
+ * The claims of one group commit, in order, inside the caller's
+ * transaction: PostgreSQL sends them in a pipeline, not one round trip
+ * each. 0, or -1 when the transaction failed (every result CLAIM_ERROR).
+ */
+int		 store_claims(struct store *, struct claim_item *, size_t n);
+
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_DEAD };
 
 /* A due job with what it needs to run: its callback's raw request. */
@@ -67,22 +93,44 @@ struct job_row {
 	int64_t		 received_at;	/* its arrival, ms since the epoch */
 };
 
-/* A change of a job's state; JOB_RUNNING also counts an attempt. */
+/*
+ * A change of a job's state; JOB_RUNNING also counts an attempt. With an
+ * owner, only a job that owner still holds changes (its lease may have
+ * passed to another instance); the owner and lease are cleared. release:
+ * a job taken but not started goes back to queued with its attempt undone.
+ */
 struct job_update {
 	int64_t		 id;
 	enum job_state	 state;
 	int64_t		 next_run_at;	/* ms; for JOB_QUEUED */
 	const char	*error;		/* last failure, or NULL */
+	const char	*owner;		/* the instance that took it, or NULL */
+	int		 release;
 };
 
 /* Queued jobs due at now (ms), oldest first, at most limit; allocated. */
 int		 store_jobs_due(struct store *, int64_t now, size_t limit,
 		    struct job_row **rows, size_t *n);
 void		 store_job_rows_free(struct job_row *, size_t);
+/*
+ * Take due jobs for owner (one instance): queued ones due at now (ms) and
+ * running ones whose lease has passed (their instance died), at most
+ * limit, oldest first; each becomes running, owned, with an attempt
+ * counted and a lease until now + lease_ms. Others taking at the same
+ * time skip them (FOR UPDATE SKIP LOCKED). Jobs of the rules named in
+ * skip_rules (newline-separated; NULL for none: rules at their per_rule
+ * limit here) are left for later. Rows as store_jobs_due.
+ */
+int		 store_jobs_take(struct store *, const char *owner, int64_t now,
+		    int64_t lease_ms, size_t limit, const char *skip_rules,
+		    struct job_row **rows, size_t *n);
 int		 store_job_update(struct store *, const struct job_update *);
-/* When the next queued job is due (ms), or -1 when none is queued. */
+/* When the next queued job is due or lease ends (ms); -1 when none. */
 int64_t		 store_jobs_next(struct store *);
-/* At start: jobs a dead process left running are queued again. */
+/*
+ * At start: jobs a dead process left running are queued again (SQLite: one
+ * instance; PostgreSQL leaves them to their leases, other instances live).
+ */
 int		 store_jobs_recover(struct store *);
 const char	*job_state_name(enum job_state);
 /*
@@ -256,9 +304,34 @@ void		 store_count_rows_free(struct count_row *, size_t);
  * them) and rejected rows before rejected_before_ms; a bound <= 0 deletes
  * none. Batches of STORE_PURGE_BATCH rows, each its own transaction unless
  * the caller holds one. The counts deleted go to *ncb and *nrej. 0/-1.
+ * On PostgreSQL one instance purges at a time (an advisory lock): while
+ * another does, this returns 0 having deleted nothing.
  */
 int		 store_purge(struct store *, int64_t callbacks_before_ms,
 		    int64_t rejected_before_ms, int64_t *ncb, int64_t *nrej);
+
+/* What store_copy has done so far. */
+struct copy_progress {
+	int64_t		 callbacks_total;	/* in the source */
+	int64_t		 callbacks_seen;
+	int64_t		 callbacks_copied;	/* new in the destination */
+	int64_t		 jobs_copied;
+	int64_t		 rejected_seen;
+	int64_t		 rejected_copied;
+};
+
+/*
+ * Copy every callback (with its raw request and its jobs; running jobs
+ * become queued), then the rejected rows, from one store into another (a
+ * PostgreSQL database). What the destination already holds is skipped: a
+ * callback by its IdempotencyToken, a rejected row by time, reason, detail
+ * and peer; so a second run copies nothing twice. Each page of callbacks
+ * commits with its jobs; progress (if not NULL) is called after each.
+ * 0/-1 (the message from store_errmsg of the store that failed, in err).
+ */
+int		 store_copy(struct store *from, struct store *to,
+		    void (*progress)(const struct copy_progress *, void *),
+		    void *arg, struct copy_progress *, const char **err);
 
 /* What store_purge would delete with the same bounds. */
 struct purge_counts {

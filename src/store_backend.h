@@ -10,7 +10,7 @@
  */
 struct store_ops {
 	const char	*name;
-	struct store	*(*open)(const char *, int, char **);
+	struct store	*(*open)(const char *, const char *, int, char **);
 	void		 (*close)(struct store *);
 	const char	*(*errmsg)(struct store *);
 	int		 (*schema_version)(struct store *);
@@ -20,6 +20,10 @@ struct store_ops {
 	int		 (*rollback)(struct store *);
 	enum claim	 (*claim)(struct store *, const struct callback *,
 			    const struct job_spec *, size_t);
+	int		 (*claims)(struct store *, struct claim_item *, size_t);
+	int		 (*jobs_take)(struct store *, const char *, int64_t,
+			    int64_t, size_t, const char *, struct job_row **,
+			    size_t *);
 	int		 (*reject)(struct store *, const struct rejection *);
 	int		 (*probe)(struct store *);
 	int64_t		 (*count)(struct store *, const char *);
@@ -45,6 +49,17 @@ struct store_ops {
 			    struct count_row **, size_t *);
 	int		 (*purge)(struct store *, int64_t, int64_t, int64_t *,
 			    int64_t *);
+	/* copy-db: full callbacks by id after after_id, oldest first. */
+	int		 (*callbacks_page)(struct store *, int64_t, size_t,
+			    struct callback_row **, size_t *);
+	/* 1 inserted (*id its new id), 0 already there, -1 error. */
+	int		 (*import_callback)(struct store *,
+			    const struct callback_row *, int64_t *);
+	int		 (*import_job)(struct store *, int64_t,
+			    const struct job_listing *);
+	/* 1 inserted, 0 already there, -1 error. */
+	int		 (*import_rejected)(struct store *,
+			    const struct rejected_listing *);
 	int		 (*autocheckpoint)(struct store *, int);
 	int		 (*checkpoint)(struct store *, int *);
 	/* Optional from here on: NULL means "nothing to do" (see store_api.c). */
@@ -57,5 +72,6 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

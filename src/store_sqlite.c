@@ -112,6 +112,13 @@ static const struct migration migrations[] = {
 	 */
 	"DROP INDEX IF EXISTS callbacks_category;"
 	"DROP INDEX IF EXISTS callbacks_trigger;" },
+	{ 5,
+	/*
+	 * The job model shared with PostgreSQL: the instance running a job
+	 * and until when (ms) it holds it; a passed lease means it died.
+	 */
+	"ALTER TABLE jobs ADD COLUMN owner TEXT;"
+	"ALTER TABLE jobs ADD COLUMN lease_until INTEGER;" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -145,6 +152,8 @@ enum stmt {
 	ST_JOB_FINISH,
 	ST_JOBS_NEXT,
 	ST_JOBS_RECOVER,
+	ST_JOBS_TAKE,
+	ST_JOB_LEASE,
 	ST_REJECT_BYTES,
 	ST_REJECT_BYTES_UPTO,
 	ST_REJECT_OLDEST,
@@ -206,12 +215,28 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " updated_at = ?2 WHERE id = ?1",
 	[ST_JOB_FINISH] =
 	    "UPDATE jobs SET state = ?2, next_run_at = ?3,"
-	    " last_error = coalesce(?4, last_error), updated_at = ?5"
-	    " WHERE id = ?1",
+	    " last_error = coalesce(?4, last_error), updated_at = ?5,"
+	    " owner = NULL, lease_until = NULL, attempts = attempts - ?7"
+	    " WHERE id = ?1 AND (?6 IS NULL OR owner = ?6)",
 	[ST_JOBS_NEXT] =
-	    "SELECT min(next_run_at) FROM jobs WHERE state = 'queued'",
+	    "SELECT min(t) FROM (SELECT min(next_run_at) AS t FROM jobs"
+	    " WHERE state = 'queued' UNION ALL SELECT min(lease_until) FROM"
+	    " jobs WHERE state = 'running')",
 	[ST_JOBS_RECOVER] =
-	    "UPDATE jobs SET state = 'queued' WHERE state = 'running'",
+	    "UPDATE jobs SET state = 'queued', owner = NULL,"
+	    " lease_until = NULL WHERE state = 'running'",
+	[ST_JOBS_TAKE] =
+	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
+	    " c.method, c.uri, c.body, c.id, c.received_at"
+	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
+	    " WHERE ((j.state = 'queued' AND j.next_run_at <= ?1)"
+	    " OR (j.state = 'running' AND j.lease_until <= ?1))"
+	    " AND (?3 IS NULL OR instr(char(10) || ?3 || char(10),"
+	    " char(10) || j.rule || char(10)) = 0)"
+	    " ORDER BY j.next_run_at, j.id LIMIT ?2",
+	[ST_JOB_LEASE] =
+	    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+	    " owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1",
 	[ST_REJECT_BYTES] =
 	    "SELECT coalesce(sum(" REJECTED_ROW_BYTES "), 0) FROM rejected",
 	[ST_REJECT_BYTES_UPTO] =
@@ -1265,6 +1290,8 @@ sqlite_job_update(struct store *s, const struct job_update *u)
 		sqlite3_bind_int64(st, 3, u->next_run_at);
 		bind_text(st, 4, u->error);
 		sqlite3_bind_int64(st, 5, now_ms());
+		bind_text(st, 6, u->owner);
+		sqlite3_bind_int(st, 7, u->release ? 1 : 0);
 		rv = run(s, ST_JOB_FINISH, "recording a job's outcome");
 	}
 	return end_own(s, own, rv);
@@ -1983,9 +2010,154 @@ sqlite_checkpoint_truncate(struct store *s)
 	return 0;
 }
 
+/* store_open_auth: an SQLite file has no password. */
+static struct store *
+sqlite_open_auth(const char *path, const char *password_file, int readonly,
+    char **err)
+{
+	return sqlite_open(path, readonly, err);
+}
+
+static int
+sqlite_claims(struct store *s, struct claim_item *items, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		items[i].result = sqlite_claim(s, items[i].cb, items[i].jobs,
+		    items[i].njobs);
+		if (items[i].result == CLAIM_ERROR) {
+			for (; i < n; i++)
+				items[i].result = CLAIM_ERROR;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Read the due jobs, then lease each: the writer is the only writer. */
+static int
+sqlite_jobs_take(struct store *s, const char *owner, int64_t now,
+    int64_t lease_ms, size_t limit, const char *skip_rules,
+    struct job_row **rowsp, size_t *np)
+{
+	sqlite3_stmt	*st = s->st[ST_JOBS_TAKE];
+	struct job_row	*rows, *r;
+	size_t		 n = 0, i;
+	int		 own, rc = SQLITE_DONE, rv = 0;
+
+	*rowsp = NULL;
+	*np = 0;
+	if (begin_own(s, &own) == -1)
+		return -1;
+	if ((rows = calloc(limit ? limit : 1, sizeof *rows)) == NULL) {
+		set_err(s, "taking jobs: out of memory");
+		return end_own(s, own, -1);
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	bind_text(st, 3, skip_rules);
+	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = &rows[n++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->action = sqlite3_column_int(st, 2);
+		r->attempts = sqlite3_column_int(st, 3);
+		r->max_attempts = sqlite3_column_int(st, 4);
+		r->callback_id = sqlite3_column_int64(st, 8);
+		r->received_at = sqlite3_column_int64(st, 9);
+		if ((r->rule = column_dup(st, 1, NULL)) == NULL ||
+		    (r->method = column_dup(st, 5, NULL)) == NULL ||
+		    (r->uri = column_dup(st, 6, NULL)) == NULL ||
+		    (r->body = column_dup(st, 7, &r->bodylen)) == NULL) {
+			set_err(s, "taking jobs: out of memory");
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		if (rc != SQLITE_NOMEM)
+			set_dberr(s, "reading due jobs");
+		rv = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	st = s->st[ST_JOB_LEASE];
+	for (i = 0; i < n && rv == 0; i++) {
+		sqlite3_bind_int64(st, 1, rows[i].id);
+		bind_text(st, 2, owner);
+		sqlite3_bind_int64(st, 3, now + lease_ms);
+		sqlite3_bind_int64(st, 4, now);
+		rv = run(s, ST_JOB_LEASE, "leasing a job");
+	}
+	if (end_own(s, own, rv) == -1) {
+		store_job_rows_free(rows, n);
+		return -1;
+	}
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+/* copy-db reads an SQLite file page by page, oldest first. */
+static int
+sqlite_callbacks_page(struct store *s, int64_t after, size_t limit,
+    struct callback_row **rowsp, size_t *np)
+{
+	sqlite3_stmt		*st;
+	struct callback_row	*rows = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	*rowsp = NULL;
+	*np = 0;
+	if (prepare(s, "SELECT " CALLBACK_COLUMNS ", headers, body FROM"
+	    " callbacks WHERE id > ?1 ORDER BY id LIMIT ?2", &st,
+	    "reading callbacks") == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		read_callback(st, &rows[n++], 1);
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "reading callbacks");
+		sqlite3_finalize(st);
+		store_callback_rows_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+/* copy-db writes into PostgreSQL only. */
+static int
+sqlite_import_callback(struct store *s, const struct callback_row *r,
+    int64_t *id)
+{
+	set_err(s, "copy-db: the destination must be a PostgreSQL database "
+	    "(postgresql://...)");
+	return -1;
+}
+
+static int
+sqlite_import_job(struct store *s, int64_t callback_id,
+    const struct job_listing *j)
+{
+	return sqlite_import_callback(s, NULL, NULL);
+}
+
+static int
+sqlite_import_rejected(struct store *s, const struct rejected_listing *r)
+{
+	return sqlite_import_callback(s, NULL, NULL);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
-	.open = sqlite_open,
+	.open = sqlite_open_auth,
 	.close = sqlite_close,
 	.errmsg = sqlite_errmsg,
 	.schema_version = sqlite_schema_version,
@@ -1994,6 +2166,8 @@ const struct store_ops store_sqlite_ops = {
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
 	.claim = sqlite_claim,
+	.claims = sqlite_claims,
+	.jobs_take = sqlite_jobs_take,
 	.reject = sqlite_reject,
 	.probe = sqlite_probe,
 	.count = sqlite_count,
@@ -2010,6 +2184,10 @@ const struct store_ops store_sqlite_ops = {
 	.rejected_list = sqlite_rejected_list,
 	.stats = sqlite_stats,
 	.purge = sqlite_purge,
+	.callbacks_page = sqlite_callbacks_page,
+	.import_callback = sqlite_import_callback,
+	.import_job = sqlite_import_job,
+	.import_rejected = sqlite_import_rejected,
 	.autocheckpoint = sqlite_autocheckpoint,
 	.checkpoint = sqlite_checkpoint,
 	.path = sqlite_path,

@@ -197,6 +197,11 @@ struct dispatch {
 	int		 max_attempts;	/* default 8 */
 	int64_t		 backoff_ms;	/* first retry delay; default 30 s */
 	int64_t		 max_backoff_ms; /* cap of one delay; default 30 min */
+	/*
+	 * How long an instance holds a job it took; after that any instance
+	 * may run it again. Default: the longest action timeout + 30 s.
+	 */
+	int64_t		 lease_ms;
 };
 
 /* A whole validated configuration file. */
@@ -206,7 +211,8 @@ struct config {
 	char		*metrics_listen; /* the same, for /metrics; NULL: none */
 	char		*public_url;	/* "scheme://host[:port]", no trailing '/'; NULL if unset */
 	char		*path;		/* callback path, default "/twilio/usage" */
-	char		*database;
+	char		*database;	/* SQLite path or PostgreSQL URI */
+	char		*database_password_file; /* PostgreSQL; or NULL */
 	char		**trusted_proxies;
 	size_t		 ntrusted_proxies;
 	struct account	*accounts;

@@ -36,6 +36,8 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "stats [--days N] [--json]" },
 	{ "purge", cmd_purge, "purge --older-than DURATION [--dry-run] "
 	    "[--force] [--json]" },
+	{ "copy-db", cmd_copy_db, "copy-db FILE postgresql://... [--quiet] "
+	    "[--json]" },
 	{ "sign", cmd_sign, "sign --url URL [--method M] [--token-file F] "
 	    "[--secondary] [-v] [K=V ...]" },
 	{ "send", cmd_send, "send [--url URL] [--connect [http[s]://]ADDR] "

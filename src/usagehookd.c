@@ -79,7 +79,7 @@ static int
 reload(struct daemon *d)
 {
 	struct config	*conf;
-	char		*errs = NULL, *line, *save;
+	char		*errs = NULL, *line, *save, shown[1024], shown2[1024];
 	size_t		 len = 0;
 	FILE		*f;
 
@@ -113,9 +113,12 @@ reload(struct daemon *d)
 		log_warnx("reload: metrics_listen changed to %s; restart to "
 		    "apply", conf->metrics_listen ? conf->metrics_listen :
 		    "none");
-	if (strcmp(conf->database, d->database) != 0)
+	if (strcmp(conf->database, d->database) != 0) {
+		store_shown(conf->database, shown, sizeof shown);
+		store_shown(d->database, shown2, sizeof shown2);
 		log_warnx("reload: database changed to %s; still using %s "
-		    "until a restart", conf->database, d->database);
+		    "until a restart", shown, shown2);
+	}
 	server_set_config(d->server, conf);
 	/* The dispatcher frees the old one once no running job uses it. */
 	dispatcher_set_config(d->dispatcher, conf);
@@ -215,7 +218,7 @@ main(int argc, char *argv[])
 	struct daemon	 d;
 	struct event_config *evcfg;
 	struct timeval	 wd;
-	char		*err, **fdnames = NULL;
+	char		*err, **fdnames = NULL, shown[1024];
 	const char	*where;
 	uint64_t	 wd_usec;
 	size_t		 i;
@@ -280,14 +283,17 @@ main(int argc, char *argv[])
 	    (d.base = event_base_new_with_config(evcfg)) == NULL)
 		fatalx("event_base_new failed");
 	event_config_free(evcfg);
-	if ((d.store = store_open(d.conf->database, 0, &err)) == NULL)
+	if ((d.store = store_open_auth(d.conf->database,
+	    d.conf->database_password_file, 0, &err)) == NULL)
 		fatalx("%s", err);
 	/* Checkpoints run on the housekeeping thread, not inside a COMMIT. */
 	if (store_autocheckpoint(d.store, 0) == -1)
-		fatalx("database %s: %s", d.conf->database,
+		fatalx("database %s: %s", store_shown(d.conf->database,
+		    shown, sizeof shown),
 		    store_errmsg(d.store));
 	if ((recovered = store_jobs_recover(d.store)) == -1)
-		fatalx("database %s: %s", d.conf->database,
+		fatalx("database %s: %s", store_shown(d.conf->database,
+		    shown, sizeof shown),
 		    store_errmsg(d.store));
 	if (recovered > 0)
 		log_info("%d job(s) interrupted by the last stop will run "
@@ -296,7 +302,7 @@ main(int argc, char *argv[])
 	if ((d.actions = actions_new(d.base)) == NULL)
 		fatalx("cannot set up the action runner");
 	d.housekeeping = housekeeping_start(d.conf->database,
-	    &d.conf->retention);
+	    d.conf->database_password_file, &d.conf->retention);
 	d.dispatcher = dispatcher_new(d.base, d.committer, d.actions,
 	    &d.metrics, d.conf);
 	d.server = server_new(d.base, d.conf, d.committer, d.dispatcher,
@@ -344,9 +350,8 @@ main(int argc, char *argv[])
 	}
 	log_info("listening on %s; callbacks on %s%s; database %s",
 	    where, d.conf->public_url ? d.conf->public_url : "",
-	    d.conf->path, d.conf->database);
-	notify("READY=1\nSTATUS=listening on %s; database %s", where,
-	    d.conf->database);
+	    d.conf->path, store_shown(d.conf->database, shown, sizeof shown));
+	notify("READY=1\nSTATUS=listening on %s; database %s", where, shown);
 
 	event_base_dispatch(d.base);
 

@@ -786,13 +786,13 @@ test_due_jobs_run_then_finish_or_retry(void **state)
 	assert_int_equal(rows[0].bodylen, cb.bodylen);
 	assert_memory_equal(rows[0].body, cb.body, cb.bodylen);
 
-	u = (struct job_update){ rows[0].id, JOB_RUNNING, 0, NULL };
+	u = (struct job_update){ rows[0].id, JOB_RUNNING, 0, NULL, NULL, 0 };
 	assert_int_equal(store_job_update(s, &u), 0);
-	u = (struct job_update){ rows[0].id, JOB_QUEUED, far - 1, "exit 1" };
+	u = (struct job_update){ rows[0].id, JOB_QUEUED, far - 1, "exit 1", NULL, 0 };
 	assert_int_equal(store_job_update(s, &u), 0);
-	u = (struct job_update){ rows[1].id, JOB_RUNNING, 0, NULL };
+	u = (struct job_update){ rows[1].id, JOB_RUNNING, 0, NULL, NULL, 0 };
 	assert_int_equal(store_job_update(s, &u), 0);
-	u = (struct job_update){ rows[1].id, JOB_DONE, 0, NULL };
+	u = (struct job_update){ rows[1].id, JOB_DONE, 0, NULL, NULL, 0 };
 	assert_int_equal(store_job_update(s, &u), 0);
 	store_job_rows_free(rows, n);
 
@@ -824,7 +824,7 @@ test_recover_requeues_jobs_left_running(void **state)
 	assert_int_equal(store_claim(s, &cb, two_jobs, 1), CLAIM_NEW);
 	assert_int_equal(store_jobs_due(s, (int64_t)1 << 50, 10, &rows, &n), 0);
 	assert_int_equal(n, 1);
-	u = (struct job_update){ rows[0].id, JOB_RUNNING, 0, NULL };
+	u = (struct job_update){ rows[0].id, JOB_RUNNING, 0, NULL, NULL, 0 };
 	assert_int_equal(store_job_update(s, &u), 0);
 	store_job_rows_free(rows, n);
 	store_close(s);
