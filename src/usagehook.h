@@ -179,6 +179,13 @@ struct dispatch {
 	int64_t		 max_backoff_ms; /* cap of one delay; default 30 min */
 };
 
+/* Reconciliation with Twilio's record of firings (reconcile.c). */
+struct reconcile {
+	int64_t		 interval;	/* seconds between passes; 0: off (default) */
+	int64_t		 grace;		/* seconds a callback may be late; default 10m */
+	int64_t		 max_age;	/* older firings are not recovered; default 7d */
+};
+
 /* A whole validated configuration file. */
 struct config {
 	char		*file;
@@ -199,6 +206,7 @@ struct config {
 	char		*twilio_ca_file; /* NULL: the system CA store */
 	struct trigger	*triggers;
 	size_t		 ntriggers;
+	struct reconcile reconcile;
 };
 
 #endif
