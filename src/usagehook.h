@@ -52,6 +52,7 @@ struct callback {
 	struct usage_fields f;
 	int64_t		 received_at;	/* milliseconds since the epoch */
 	int		 verified_by;	/* 1 primary token, 2 secondary, 0 */
+	const char	*source;	/* "api" when recovered; NULL: "callback" */
 };
 
 /* Why a request was refused; a row of the rejected table. */

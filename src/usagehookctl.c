@@ -15,7 +15,7 @@
 static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "categories", cmd_categories, "categories [--json]" },
-	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] "
+	{ "list", cmd_list, "list [--since T] [--category C] [--trigger UT...] [--source S] "
 	    "[--limit N] [--wide] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
