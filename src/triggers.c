@@ -1113,3 +1113,10 @@ plan_free(struct plan *pl)
 	free(pl->have);
 	memset(pl, 0, sizeof *pl);
 }
+
+/* reconcile.c: whether a trigger's callback URL is this daemon's. */
+int
+triggers_url_ours(const struct config *conf, const char *url)
+{
+	return url_ours(conf, url);
+}

@@ -151,4 +151,7 @@ size_t		 plan_apply(struct plan *);
 /* Free what the plan owns and zero it. */
 void		 plan_free(struct plan *);
 
+/* 1 if url calls this daemon: public_url + path, or a declared URL. */
+int		 triggers_url_ours(const struct config *, const char *url);
+
 #endif
