@@ -197,19 +197,40 @@ recover(const struct config *conf, struct store *st, struct callback *cb)
 	return c;
 }
 
+static void	judge_one(const struct config *, struct store *,
+		    const struct rc_opts *, const char *, const struct ut *,
+		    int64_t, struct rc_report *, struct rc_item *);
+
 /* What to do with one trigger of account acct at now; adds an item. */
 static void
 judge(const struct config *conf, struct store *st, const struct rc_opts *o,
     const char *acct, const struct ut *u, int64_t now, struct rc_report *r)
 {
-	const struct reconcile *rc = &conf->reconcile;
 	struct rc_item	*it;
+
+	it = item_add(r, acct, u, RC_INVALID);
+	judge_one(conf, st, o, acct, u, now, r, it);
+	/* Reported, counted (the pass failed), never guessed at. */
+	if (it->outcome == RC_INVALID) {
+		r->failures++;
+		log_warnx("reconcile: account %s: trigger %s: %s", acct,
+		    it->sid ? it->sid : "(no sid)", it->detail ? it->detail :
+		    "invalid");
+	}
+}
+
+/* judge's work: sets the item's outcome and detail. */
+static void
+judge_one(const struct config *conf, struct store *st,
+    const struct rc_opts *o, const char *acct, const struct ut *u,
+    int64_t now, struct rc_report *r, struct rc_item *it)
+{
+	const struct reconcile *rc = &conf->reconcile;
 	struct callback	*cb;
 	char		 token[TOKEN_MAX + 1], why[512];
 	int64_t		 t, latest;
 	enum claim	 c;
 
-	it = item_add(r, acct, u, RC_INVALID);
 	if (u->sid == NULL || !sid_valid(u->sid, "UT")) {
 		item_detail(it, "sid is not a UsageTriggerSid");
 		return;

@@ -43,6 +43,8 @@ static const struct command commands[] = {
 	    "plan|apply [UT...] [--category C] [--value V] [--trigger-by B] "
 	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "
 	    "[--account AC...] [--api-base URL] [--json]" },
+	{ "reconcile", cmd_reconcile, "reconcile [--dry-run] [--account AC...] "
+	    "[--api-base URL] [--json]" },
 };
 
 static void
