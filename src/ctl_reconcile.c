@@ -89,11 +89,11 @@ print_json(const struct rc_report *r, int dry_run)
 static void
 print_table(const struct rc_report *r, int dry_run)
 {
-	static const char *const heads[] = { "TRIGGER", "NAME", "RECURRING",
-	    "FIRED", "OUTCOME", "TOKEN OR WHY" };
+	static const char *const heads[] = { "TRIGGER", "NAME", "FIRED",
+	    "OUTCOME", "TOKEN OR WHY" };
 	const struct rc_item	*it;
 	struct table		*t;
-	char			 sid[24], name[32], fired[32], why[64];
+	char			 name[24], fired[32], why[48];
 	char			 tok[TOKEN_SHORT + 1];
 	size_t			 i;
 
@@ -108,16 +108,16 @@ print_table(const struct rc_report *r, int dry_run)
 			    r->accounts[i].ours);
 	}
 	if (r->nitems > 0) {
-		t = table_new(6, heads);
+		t = table_new(5, heads);
 		for (i = 0; i < r->nitems; i++) {
 			it = &r->items[i];
-			const char *cells[6] = { fmt_cut(it->sid, 14, sid,
-			    sizeof sid), fmt_cut(it->name, 24, name,
-			    sizeof name), it->recurring, it->fired_at > 0 ?
+			/* The token's end says the interval. */
+			const char *cells[5] = { it->sid, fmt_cut(it->name, 12,
+			    name, sizeof name), it->fired_at > 0 ?
 			    fmt_time(it->fired_at, 0, fired) : it->date_fired,
-			    rc_outcome_names[it->outcome], it->token != NULL &&
-			    it->detail == NULL ? fmt_token(it->token, tok) :
-			    fmt_cut(it->detail, 60, why, sizeof why) };
+			    rc_outcome_names[it->outcome], it->detail != NULL ?
+			    fmt_cut(it->detail, 36, why, sizeof why) :
+			    fmt_token(it->token, tok) };
 			table_add(t, cells);
 		}
 		table_print(t, stdout);

@@ -45,6 +45,10 @@ static const struct command commands[] = {
 	    "[--account AC...] [--api-base URL] [--json]" },
 	{ "reconcile", cmd_reconcile, "reconcile [--dry-run] [--account AC...] "
 	    "[--api-base URL] [--json]" },
+	{ "usage", cmd_usage_records, "usage [today|yesterday|this-month|"
+	    "last-month|daily|monthly|yearly|all-time] [--category C] "
+	    "[--start-date D] [--end-date D] [--account AC...] "
+	    "[--api-base URL] [--json]" },
 };
 
 static void

@@ -229,4 +229,45 @@ is "$?" 1 "reconcile --account not configured: exit 1"
 ctl reconcile --account AC123 >/dev/null 2>&1
 is "$?" 2 "reconcile --account malformed: exit 2"
 
+# ---- usagehookctl usage ------------------------------------------------------------------
+cat >"$RECORDS" <<'EOF2'
+sms|SMS|120|messages|120|messages|0.95|usd
+calls|Voice Minutes|14|calls|37|minutes|1.4|usd
+mms|MMS|3|messages|3|messages|0.06|usd
+totalprice|Total Price|0|-|2.41|usd|2.41|usd
+phonenumbers|Phone Numbers|1|phone-numbers|1|phone-numbers|1.15|usd
+EOF2
+ctl usage today >"$T/usage.out" 2>"$T/usage.err"
+is "$?" 0 "usage today: exit 0"
+is "$(awk 'NR > 1 && $1 != "total" { print $1 }' "$T/usage.out" | tr '\n' ' ')" \
+    "totalprice calls phonenumbers sms mms " \
+    "usage today: every page (3 of 2), sorted by price"
+like "$(grep '^calls' "$T/usage.out")" "Voice Minutes +14 calls +37 minutes +1.4 usd" \
+    "usage: count, usage and price with their units"
+like "$(tail -n 1 "$T/usage.out")" "total 2.4100 usd \\(Twilio's totalprice\\)" \
+    "usage: a total line from Twilio's totalprice"
+is "$(grep -c "GET /2010-04-01/Accounts/$UH_SID/Usage/Records/Today.json" "$T/api.log")" 3 \
+    "usage today: GET .../Usage/Records/Today.json, three pages"
+out=$(ctl usage monthly --category sms --json 2>>"$T/ctl.err")
+is "$?" 0 "usage monthly --category sms --json: exit 0"
+is "$(printf '%s' "$out" | jq -r '.accounts[0].records | map(.category + "=" + .price + " " + .price_unit) | join(",")')" \
+    "sms=0.95 usd" "--json: the sms record only"
+is "$(printf '%s' "$out" | jq -r '.accounts[0].total.price + " " + .accounts[0].total.from')" \
+    "0.9500 rows" "--json: the total of the rows"
+like "$(grep 'Usage/Records/Monthly.json' "$T/api.log" | tail -n 1)" "Category=sms" \
+    "--category goes to Twilio as Category"
+ctl usage weekly >/dev/null 2>"$T/usage.err"
+is "$?" 2 "usage weekly: usage error"
+ctl usage --start-date 2026-02-30 >/dev/null 2>&1
+is "$?" 2 "usage --start-date 2026-02-30: usage error"
+ctl usage yesterday --start-date -30days --end-date 2026-11-24 >/dev/null 2>>"$T/ctl.err"
+is "$?" 0 "usage --start-date -30days --end-date 2026-11-24: exit 0"
+like "$(grep 'Usage/Records/Yesterday.json' "$T/api.log" | head -n 1)" \
+    "StartDate=-30days&EndDate=2026-11-24" "dates go to Twilio as StartDate, EndDate"
+echo 'sms|SMS|1|messages|1|messages|lots|usd' >"$RECORDS"
+ctl usage >/dev/null 2>"$T/usage.err"
+is "$?:$(cat "$T/usage.err")" \
+    "1:usagehookctl: usage: account $UH_SID: usage record sms: price 'lots' is not a number" \
+    "a price that is not a number is refused, not guessed"
+
 done_testing
