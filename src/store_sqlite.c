@@ -947,8 +947,14 @@ sqlite_claim(struct store *s, const struct callback *cb,
 			goto duplicate;
 		if (insert_callback(s, cb, at, NULL, fired_at) == -1)
 			return CLAIM_ERROR;
+		/* Outside a transaction another connection may have won. */
 		if (sqlite3_changes(s->db) == 0) {
-			set_err(s, "claim: refused twice");
+			if ((r = claim_holder(s, f->idempotency_token, NULL,
+			    &id, &held_api, &by_token)) == -1)
+				return CLAIM_ERROR;
+			if (r == 1)
+				goto duplicate;
+			set_err(s, "claim: refused, but no row holds its token");
 			return CLAIM_ERROR;
 		}
 	}

@@ -5,7 +5,7 @@
 # of the same firing (documented token, or the same trigger and interval)
 # is a duplicate; a delivered firing is never recovered; other hosts'
 # triggers are ignored; one-off and monthly intervals; the API down, 500,
-# 401, garbage JSON and a date that does not parse are logged and counted
+# 429, 401, garbage JSON and a date that does not parse are logged and counted
 # with nothing stored and callbacks still flowing; usagehookctl reconcile
 # and usagehookctl usage.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -187,6 +187,9 @@ cp "$FIRED" "$T/fired.good"
 line "$UTG" "new miss" daily "$OURS" "$TA" >>"$T/fired.good"
 echo "500 100000" >"$T/api.log.fail"
 fails_then 500 "account $UH_SID: cannot list its UsageTriggers: HTTP 500"
+echo "429 100000" >"$T/api.log.fail"
+fails_then 429 "cannot list its UsageTriggers: HTTP 429: Too Many Requests"
+echo "500 100000" >"$T/api.log.fail"
 printf '%s' "$UH_BADTOKEN" >"$T/token"
 reload
 rm -f "$T/api.log.fail"
