@@ -51,6 +51,8 @@
 #define DEFAULT_TIMEOUT		10
 #define DEFAULT_MAX_CONN	1024
 #define DEFAULT_KEEP_CALLBACKS	(400 * 86400LL)
+#define DEFAULT_RECONCILE_GRACE	(10 * 60)
+#define DEFAULT_RECONCILE_AGE	(7 * 86400LL)
 #define DEFAULT_KEEP_REJECTED	(30 * 86400LL)
 #define DEFAULT_CONCURRENCY	8
 #define DEFAULT_PER_RULE	2
@@ -85,6 +87,7 @@ struct parse {
 	struct twilio_check *tcs;	/* twilio actions, checked at the end */
 	size_t		 ntcs;
 	yaml_mark_t	 metrics_listen_mark;
+	yaml_node_t	*reconcile;	/* its value node, checked at the end */
 };
 
 /* A twilio action: which accounts it can reach is known once all is read. */
@@ -233,6 +236,8 @@ static void	kw_accounts(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_limits(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
+static void	kw_reconcile(struct parse *, const struct keyword *,
+		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_retention(struct parse *, const struct keyword *,
 		    yaml_node_t *, yaml_node_t *, void *);
 static void	kw_number(struct parse *, const struct keyword *,
@@ -368,6 +373,19 @@ static const struct number num_keep_rejected = {
 	NUM_DURATION, STORE_INT64, offsetof(struct retention, rejected),
 	3600, 36500 * 86400LL, "1h..36500d"
 };
+/* reconcile: 0 turns it off; a pass a second at most. */
+static const struct number num_reconcile_interval = {
+	NUM_DURATION, STORE_INT64, offsetof(struct reconcile, interval),
+	0, 86400, "0 (off) or 1s..1d"
+};
+static const struct number num_reconcile_grace = {
+	NUM_DURATION, STORE_INT64, offsetof(struct reconcile, grace),
+	0, 86400, "0..1d"
+};
+static const struct number num_reconcile_age = {
+	NUM_DURATION, STORE_INT64, offsetof(struct reconcile, max_age),
+	3600, 36500 * 86400LL, "1h..36500d"
+};
 
 static const struct number num_concurrency = {
 	NUM_COUNT, STORE_INT, offsetof(struct dispatch, concurrency),
@@ -418,6 +436,7 @@ static const struct keyword top_keys[] = {
 	{ "triggers",		kw_triggers,		0, 0, NULL },
 	{ "rules",		kw_rules,		0, 0, NULL },
 	{ "dispatch",		kw_dispatch,		0, 0, NULL },
+	{ "reconcile",		kw_reconcile,		0, 0, NULL },
 	{ NULL,			NULL,			0, 0, NULL }
 };
 
@@ -456,6 +475,13 @@ static const struct keyword limit_keys[] = {
 static const struct keyword retention_keys[] = {
 	{ "callbacks",		kw_number, 0, 0, &num_keep_callbacks },
 	{ "rejected",		kw_number, 0, 0, &num_keep_rejected },
+	{ NULL,			NULL,	   0, 0, NULL }
+};
+
+static const struct keyword reconcile_keys[] = {
+	{ "interval",		kw_number, 0, 0, &num_reconcile_interval },
+	{ "grace",		kw_number, 0, 0, &num_reconcile_grace },
+	{ "max_age",		kw_number, 0, 0, &num_reconcile_age },
 	{ NULL,			NULL,	   0, 0, NULL }
 };
 
@@ -1780,6 +1806,44 @@ kw_retention(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 	struct config	*conf = arg;
 
 	parse_mapping(p, v, "retention", retention_keys, &conf->retention);
+}
+
+/* reconcile: how often Twilio's record of firings is checked. */
+static void
+kw_reconcile(struct parse *p, const struct keyword *kw, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct config	*conf = arg;
+
+	p->reconcile = v;
+	parse_mapping(p, v, "reconcile", reconcile_keys, &conf->reconcile);
+}
+
+/*
+ * reconcile on: it must know which triggers call this daemon (public_url
+ * or a trigger's callback_url) and must not recover a firing whose
+ * callback may still be on its way (grace below the interval is fine).
+ */
+static void
+check_reconcile(struct parse *p, struct config *conf)
+{
+	const yaml_node_t	*n = p->reconcile;
+	size_t			 i;
+
+	if (n == NULL || conf->reconcile.interval == 0)
+		return;
+	for (i = 0; i < conf->ntriggers; i++)
+		if (conf->triggers[i].callback_url != NULL)
+			break;
+	if (conf->public_url == NULL && i == conf->ntriggers)
+		perr(p, n->start_mark, "reconcile: needs public_url (or a "
+		    "trigger with a callback_url) to know which of Twilio's "
+		    "triggers call this daemon");
+	if (conf->reconcile.max_age <= conf->reconcile.grace)
+		perr(p, n->start_mark, "reconcile: max_age (%llds) must be "
+		    "longer than grace (%llds)",
+		    (long long)conf->reconcile.max_age,
+		    (long long)conf->reconcile.grace);
 }
 
 /* A readable regular file now: 0, or -1 after saying why not. */
@@ -3209,6 +3273,8 @@ config_new(void)
 	conf->limits.max_connections = DEFAULT_MAX_CONN;
 	conf->retention.callbacks = DEFAULT_KEEP_CALLBACKS;
 	conf->retention.rejected = DEFAULT_KEEP_REJECTED;
+	conf->reconcile.grace = DEFAULT_RECONCILE_GRACE;
+	conf->reconcile.max_age = DEFAULT_RECONCILE_AGE;
 	conf->dispatch.concurrency = DEFAULT_CONCURRENCY;
 	conf->dispatch.per_rule = DEFAULT_PER_RULE;
 	conf->dispatch.max_attempts = DEFAULT_MAX_ATTEMPTS;
@@ -3447,6 +3513,7 @@ config_load(const char *path, FILE *errs)
 		check_metrics_listen(&p, conf);
 		check_parents(&p, conf);
 		check_twilio_actions(&p, conf);
+		check_reconcile(&p, conf);
 		config_finish(conf);
 	}
 	yaml_document_delete(&doc);

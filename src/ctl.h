@@ -177,6 +177,15 @@ int		 cmd_triggers(struct ctl *, const struct command *, int,
 int		 cmd_accounts(struct ctl *, const struct command *, int,
 		    char **);
 
+/* ctl_reconcile.c */
+/* reconcile: recover missed firings from Twilio's record now. */
+int		 cmd_reconcile(struct ctl *, const struct command *, int,
+		    char **);
+/* ctl_usage.c */
+/* usage: Twilio's UsageRecords as a table of what each category cost. */
+int		 cmd_usage_records(struct ctl *, const struct command *, int,
+		    char **);
+
 /* ctl_replay.c */
 int		 cmd_replay(struct ctl *, const struct command *, int, char **);
 int		 cmd_rerun(struct ctl *, const struct command *, int, char **);

@@ -73,6 +73,7 @@ json_callback_fields(struct json *j, const struct callback_row *r)
 	json_str(j, "usage_record_uri", r->usage_record_uri);
 	json_int(j, "duplicates", r->duplicates);
 	json_time(j, "last_duplicate_at", r->last_duplicate_at);
+	json_str(j, "source", r->source);
 }
 
 /* Split a --trigger value on commas and check each SID. */
@@ -108,6 +109,7 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		{ "account", required_argument, NULL, 'a' },
 		{ "trigger", required_argument, NULL, 't' },
 		{ "unmatched", no_argument, NULL, 'U' },
+		{ "source", required_argument, NULL, 'S' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "wide", no_argument, NULL, 'w' },
@@ -153,6 +155,14 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		case 't':
 			rc = add_triggers(cmd, optarg, &flt.triggers,
 			    &flt.ntriggers);
+			break;
+		case 'S':
+			flt.source = optarg;
+			if (strcmp(optarg, "api") != 0 &&
+			    strcmp(optarg, "callback") != 0)
+				rc = cmd_usage(cmd, "--source %s: want callback "
+				    "(delivered) or api (recovered from "
+				    "Twilio's REST API)", optarg);
 			break;
 		case 'n':
 			rc = limit_arg(cmd, optarg, &flt.limit);
@@ -208,7 +218,10 @@ cmd_list(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			const char *cells[9] = { fmt_int(rows[i].id, db),
 			    fmt_time(rows[i].received_at, 0, tb),
-			    rows[i].method, rows[i].usage_category,
+			    /* A recovered firing was never requested. */
+			    rows[i].source != NULL && strcmp(rows[i].source,
+			    "api") == 0 ? "api" : rows[i].method,
+			    rows[i].usage_category,
 			    rows[i].trigger_by, rows[i].trigger_value,
 			    rows[i].current_value, NULL, wide ? rows[i].token :
 			    fmt_token(rows[i].token, tok) };
@@ -328,6 +341,7 @@ print_callback(const struct callback_row *r, const struct params *p,
 	ROW("id", fmt_int(r->id, id));
 	ROW("idempotency token", r->token);
 	ROW("received", fmt_time(r->received_at, 1, a));
+	ROW("source", r->source);
 	ROW("method", r->method);
 	ROW("uri", r->uri);
 	ROW("url signed", r->url);

@@ -347,6 +347,24 @@ metrics_write(const struct metrics *m, struct evbuffer *b)
 	    "usagehookd_verified_total{token=\"secondary\"} %llu\n",
 	    (unsigned long long)m->verified[0],
 	    (unsigned long long)m->verified[1]) < 0;
+	/* Always exported, reconcile on or off: alerts name them. */
+	err |= counter(b, "usagehookd_recovered_total",
+	    "Missed firings recovered from Twilio's REST API (stored with "
+	    "source api, their rules run).",
+	    __atomic_load_n(&m->recovered, __ATOMIC_RELAXED));
+	err |= counter(b, "usagehookd_reconcile_failures_total",
+	    "Reconciliation failures: an account whose triggers could not "
+	    "be listed, a firing that could not be stored.",
+	    __atomic_load_n(&m->reconcile_failures, __ATOMIC_RELAXED));
+	err |= evbuffer_add_printf(b, "# HELP "
+	    "usagehookd_reconcile_last_success_timestamp_seconds When a "
+	    "reconciliation pass last succeeded for every account (Unix "
+	    "time; 0: none since start, or reconcile is off).\n"
+	    "# TYPE usagehookd_reconcile_last_success_timestamp_seconds "
+	    "gauge\n"
+	    "usagehookd_reconcile_last_success_timestamp_seconds %lld\n",
+	    (long long)__atomic_load_n(&m->reconcile_last_success,
+	    __ATOMIC_RELAXED)) < 0;
 	err |= labelled(b, "usagehookd_callbacks_total",
 	    "New callbacks stored, by AccountSid and UsageCategory (a "
 	    "category Twilio does not list counts as other).", "account",

@@ -41,7 +41,7 @@ struct metrics_labelled {
 	size_t			 n;
 };
 
-/* Touched only on the event loop thread. */
+/* Touched only on the event loop thread, but for the reconcile members. */
 struct metrics {
 	uint64_t	received;
 	uint64_t	accepted;
@@ -73,6 +73,10 @@ struct metrics {
 	uint64_t	triggers;		/* declared in the configuration */
 	struct metrics_labelled callbacks;	/* account, category */
 	struct metrics_labelled jobs;		/* rule, outcome */
+	/* Written by the reconcile thread: read and written atomically. */
+	uint64_t	recovered;		/* firings stored from the API */
+	uint64_t	reconcile_failures;	/* accounts or claims that failed */
+	int64_t		reconcile_last_success;	/* Unix time, 0: none yet */
 };
 
 const char	*reject_reason_name(enum reject_reason);

@@ -52,8 +52,12 @@ struct job_spec {
 };
 
 /*
- * The claim: INSERT ... ON CONFLICT(idempotency_token) DO NOTHING judged by
- * sqlite3_changes(); on a duplicate, the row's duplicate count goes up.
+ * The claim: INSERT ... ON CONFLICT DO NOTHING judged by sqlite3_changes();
+ * on a duplicate, the row's duplicate count goes up. Two keys make a
+ * duplicate: the IdempotencyToken, and the firing key (firing.h: the
+ * trigger and the recurring interval of DateFired) between a firing
+ * recovered from the REST API (source "api") and a delivered one, either
+ * way round: one firing, one set of actions, whichever came first.
  * A new callback's jobs are inserted in the same transaction (the outbox),
  * so they exist exactly when the callback does. Runs inside the caller's
  * transaction.
@@ -178,6 +182,7 @@ struct callback_row {
 	char		*usage_record_uri;
 	int64_t		 duplicates;
 	int64_t		 last_duplicate_at; /* ms; 0 when never */
+	char		*source;	/* "callback" or "api" */
 };
 
 #define STORE_LIST_TRIGGERS_MAX	64
@@ -192,6 +197,7 @@ struct callback_filter {
 	const char	**triggers;	/* UsageTriggerSids, any of */
 	size_t		 ntriggers;
 	size_t		 limit;		/* 0: no limit */
+	const char	*source;	/* "callback" or "api" */
 };
 
 /*
@@ -379,5 +385,22 @@ int		 store_checkpoint_truncate(struct store *);
 int		 store_moved(struct store *, char *why, size_t len);
 /* The message of the last store_moved in this process, "" if in place. */
 void		 store_moved_reason(char *buf, size_t len);
+
+/*
+ * The newest firing of a trigger stored among callbacks received at or
+ * after since (ms): the greatest DateFired (ms), or received_at where
+ * DateFired does not parse, into *latest; 0 when none. 0/-1; -1 with
+ * "not supported" when the backend has no such query.
+ */
+int		 store_trigger_latest(struct store *, const char *trigger_sid,
+		    int64_t since, int64_t *latest);
+/*
+ * The reconciliation lease, so that one instance reconciles at a time:
+ * take it for owner until ms (1 taken or renewed, 0 another owner holds
+ * it), or give it back (until 0). -1 on error. A backend without it
+ * grants it (one instance).
+ */
+int		 store_reconcile_lock(struct store *, const char *owner,
+		    int64_t now, int64_t until);
 
 #endif

@@ -402,3 +402,21 @@ store_moved(struct store *s, char *why, size_t len)
 {
 	return OPS(s)->moved != NULL ? OPS(s)->moved(s, why, len) : 0;
 }
+
+int
+store_trigger_latest(struct store *s, const char *trigger_sid, int64_t since,
+    int64_t *latest)
+{
+	*latest = 0;
+	/* Without it the claim's firing key still keeps out duplicates. */
+	return OPS(s)->trigger_latest != NULL ?
+	    OPS(s)->trigger_latest(s, trigger_sid, since, latest) : 0;
+}
+
+int
+store_reconcile_lock(struct store *s, const char *owner, int64_t now,
+    int64_t until)
+{
+	return OPS(s)->reconcile_lock != NULL ?
+	    OPS(s)->reconcile_lock(s, owner, now, until) : 1;
+}

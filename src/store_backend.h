@@ -69,6 +69,10 @@ struct store_ops {
 	int64_t		 (*wal_bytes)(struct store *);
 	int		 (*checkpoint_truncate)(struct store *);
 	int		 (*moved)(struct store *, char *, size_t);
+	int		 (*trigger_latest)(struct store *, const char *, int64_t,
+			    int64_t *);
+	int		 (*reconcile_lock)(struct store *, const char *, int64_t,
+			    int64_t);
 };
 
 extern const struct store_ops store_sqlite_ops;

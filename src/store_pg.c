@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "firing.h"
 #include "log.h"
 #include "store.h"
 #include "store_backend.h"
@@ -82,6 +83,21 @@ static const struct {
 	"ALTER TABLE jobs ADD COLUMN owner TEXT,"
 	" ADD COLUMN lease_until BIGINT;"
 	"CREATE INDEX jobs_lease ON jobs(state, lease_until);" },
+	{ 6,
+	/*
+	 * As SQLite's migration 6: firings recovered from the REST API
+	 * (source 'api'), the firing key that makes a late delivery of one a
+	 * duplicate (NULL keys are many), and the reconciliation lease.
+	 */
+	"ALTER TABLE callbacks ADD COLUMN source TEXT NOT NULL"
+	" DEFAULT 'callback', ADD COLUMN firing_key TEXT,"
+	" ADD COLUMN fired_at BIGINT;"
+	"CREATE UNIQUE INDEX callbacks_firing ON callbacks(firing_key);"
+	"CREATE TABLE reconcile_lock ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  owner TEXT NOT NULL,"
+	"  expires BIGINT NOT NULL"
+	");" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -102,10 +118,17 @@ static const struct {
 	"INSERT INTO callbacks (idempotency_token, received_at, method,"	\
 	" uri, url, headers, body, remote, signature, account_sid,"	\
 	" usage_trigger_sid, date_fired, recurring, usage_category,"	\
-	" trigger_by, trigger_value, current_value, usage_record_uri)"	\
+	" trigger_by, trigger_value, current_value, usage_record_uri,"	\
+	" source, firing_key, fired_at)"				\
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"	\
-	" $14, $15, $16, $17, $18)"					\
-	" ON CONFLICT (idempotency_token) DO NOTHING RETURNING id"
+	" $14, $15, $16, $17, $18, $19, $20, $21)"			\
+	" ON CONFLICT DO NOTHING RETURNING id"
+/* Who holds a token or a firing key: by the token first. */
+#define CLAIM_HOLDER_SQL						\
+	"SELECT id, source, 1 FROM callbacks WHERE idempotency_token = $1"	\
+	" UNION ALL"							\
+	" SELECT id, source, 0 FROM callbacks WHERE firing_key = $2"	\
+	" LIMIT 1"
 #define DUPLICATE_SQL							\
 	"UPDATE callbacks SET duplicates = duplicates + 1,"		\
 	" last_duplicate_at = $1 WHERE idempotency_token = $2"
@@ -320,7 +343,7 @@ prepare_claims(struct store *s)
 		const char	*sql;
 		int		 nparams;
 	} st[] = {
-		{ "claim", CLAIM_SQL, 18 },
+		{ "claim", CLAIM_SQL, 21 },
 		{ "duplicate", DUPLICATE_SQL, 2 },
 		{ "job_insert", JOB_INSERT_SQL, 6 },
 	};
@@ -731,9 +754,13 @@ pg_schema_latest(void)
 	return SCHEMA_LATEST;
 }
 
-/* The 18 parameters of CLAIM_SQL. */
+/*
+ * The 21 parameters of CLAIM_SQL; key is the firing key or NULL (for a
+ * second insert of a delivery whose firing another delivery holds).
+ */
 static void
-claim_params(struct pgparams *p, const struct callback *cb)
+claim_params(struct pgparams *p, const struct callback *cb, const char *key,
+    int64_t fired_at)
 {
 	const struct usage_fields *f = &cb->f;
 
@@ -756,6 +783,67 @@ claim_params(struct pgparams *p, const struct callback *cb)
 	p_text(p, f->trigger_value);
 	p_text(p, f->current_value);
 	p_text(p, f->usage_record_uri);
+	p_text(p, cb->source != NULL ? cb->source : "callback");
+	p_text(p, key);
+	if (key != NULL)
+		p_int(p, fired_at);
+	else
+		p_text(p, NULL);
+}
+
+/*
+ * A claim the insert refused: as in store_sqlite.c's sqlite_claim, the
+ * same token, or the same firing with either side recovered from the API,
+ * is a duplicate (counted here; *id 0); two deliveries of one firing under
+ * different tokens are both kept, the second without its key (*id its row).
+ * 0, or -1 after pg_fail.
+ */
+static int
+claim_refused(struct store *s, const struct callback *cb, const char *key,
+    int64_t fired_at, int64_t *id)
+{
+	struct pgparams	 p;
+	PGresult	*res;
+	const char	*src;
+	int64_t		 holder;
+	int		 api, held_api, by_token;
+
+	*id = 0;
+	p.n = 0;
+	p_text(&p, cb->f.idempotency_token);
+	p_text(&p, key);
+	if ((res = pq(s, "claim: who holds it", CLAIM_HOLDER_SQL, &p,
+	    PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		set_err(s, "claim: refused, but no row holds its token or "
+		    "firing");
+		return -1;
+	}
+	holder = col_int(res, 0, 0);
+	src = PQgetisnull(res, 0, 1) ? "callback" : PQgetvalue(res, 0, 1);
+	held_api = strcmp(src, "api") == 0;
+	by_token = col_int(res, 0, 2) == 1;
+	PQclear(res);
+	api = cb->source != NULL && strcmp(cb->source, "api") == 0;
+	if (by_token || api || held_api || key == NULL) {
+		p.n = 0;
+		p_int(&p, now_ms());
+		p_int(&p, holder);
+		return pq_cmd(s, "counting a duplicate", "UPDATE callbacks SET"
+		    " duplicates = duplicates + 1, last_duplicate_at = $1"
+		    " WHERE id = $2", &p, NULL);
+	}
+	claim_params(&p, cb, NULL, fired_at);
+	if ((res = pq(s, "claim: a second delivery of a firing",
+	    CLAIM_SQL, &p, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		*id = col_int(res, 0, 0);
+	PQclear(res);
+	/* Its token arrived meanwhile from another instance. */
+	return *id > 0 ? 0 : claim_refused(s, cb, NULL, fired_at, id);
 }
 
 static void
@@ -835,9 +923,10 @@ static int
 pg_claims(struct store *s, struct claim_item *items, size_t n)
 {
 	struct pgparams	 p;
-	int64_t		*ids = NULL, at = now_ms();
+	int64_t		*ids = NULL, *fired = NULL, at = now_ms();
+	char		(*keys)[FIRING_KEY_MAX] = NULL;
 	size_t		 i, j, nq = 0;
-	int		 own, rv = -1;
+	int		 own, rv = -1, *dup = NULL, api;
 
 	for (i = 0; i < n; i++)
 		items[i].result = CLAIM_ERROR;
@@ -855,16 +944,38 @@ pg_claims(struct store *s, struct claim_item *items, size_t n)
 		return -1;
 	if (prepare_claims(s) == -1)
 		return end_own(s, own, -1);
-	if ((ids = calloc(n, sizeof *ids)) == NULL) {
+	if ((ids = calloc(n, sizeof *ids)) == NULL ||
+	    (fired = calloc(n, sizeof *fired)) == NULL ||
+	    (keys = calloc(n, sizeof *keys)) == NULL ||
+	    (dup = calloc(n, sizeof *dup)) == NULL) {
+		free(ids);
+		free(fired);
+		free(keys);
 		set_err(s, "claim: out of memory");
 		return end_own(s, own, -1);
+	}
+	for (i = 0; i < n; i++) {
+		const struct usage_fields *f = &items[i].cb->f;
+
+		api = items[i].cb->source != NULL &&
+		    strcmp(items[i].cb->source, "api") == 0;
+		if (firing_key(f->usage_trigger_sid, f->recurring,
+		    f->date_fired, keys[i], sizeof keys[i], &fired[i]) != 0)
+			keys[i][0] = '\0';
+		if (api && keys[i][0] == '\0') {
+			set_err(s, "claim: a recovered firing needs a "
+			    "UsageTriggerSid, Recurring and a DateFired that "
+			    "parses");
+			goto out;
+		}
 	}
 	if (PQenterPipelineMode(s->conn) != 1) {
 		pg_fail(s, "claim: entering pipeline mode", NULL);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		claim_params(&p, items[i].cb);
+		claim_params(&p, items[i].cb, keys[i][0] != '\0' ? keys[i] :
+		    NULL, fired[i]);
 		if (send_params(s, "claim", &p) != 1)
 			break;
 	}
@@ -874,7 +985,27 @@ pg_claims(struct store *s, struct claim_item *items, size_t n)
 	}
 	if (pipeline_read(s, "claim", n, ids) == -1)
 		goto out;
+	/* Refused by its firing key, not its token: decided one by one. */
 	for (i = 0; i < n; i++) {
+		if (ids[i] > 0 || keys[i][0] == '\0')
+			continue;
+		if (PQexitPipelineMode(s->conn) != 1) {
+			pg_fail(s, "claim: leaving pipeline mode", NULL);
+			goto out;
+		}
+		if (claim_refused(s, items[i].cb, keys[i], fired[i],
+		    &ids[i]) == -1)
+			goto out;
+		dup[i] = ids[i] == 0;
+	}
+	if (PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF &&
+	    PQenterPipelineMode(s->conn) != 1) {
+		pg_fail(s, "claim: entering pipeline mode", NULL);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (dup[i])
+			continue;
 		if (ids[i] > 0) {
 			for (j = 0; j < items[i].njobs; j++, nq++) {
 				job_params(&p, ids[i], &items[i].jobs[j], at);
@@ -909,6 +1040,9 @@ out:
 		snprintf(s->lasterr, sizeof s->lasterr, "pipeline left busy");
 	}
 	free(ids);
+	free(fired);
+	free(keys);
+	free(dup);
 	if (rv == -1)
 		for (i = 0; i < n; i++)
 			items[i].result = CLAIM_ERROR;
@@ -1182,7 +1316,8 @@ pg_jobs_recover(struct store *s)
 	"id, idempotency_token, received_at, method, uri, url, remote,"	\
 	" signature, account_sid, usage_trigger_sid, date_fired,"	\
 	" recurring, usage_category, trigger_by, trigger_value,"	\
-	" current_value, usage_record_uri, duplicates, last_duplicate_at"
+	" current_value, usage_record_uri, duplicates, last_duplicate_at,"	\
+	" source"
 
 static void
 read_callback(const PGresult *res, int i, struct callback_row *r, int all)
@@ -1206,9 +1341,10 @@ read_callback(const PGresult *res, int i, struct callback_row *r, int all)
 	r->usage_record_uri = col(res, i, 16, NULL);
 	r->duplicates = col_int(res, i, 17);
 	r->last_duplicate_at = col_int(res, i, 18);
+	r->source = col(res, i, 19, NULL);
 	if (all) {
-		r->headers = col(res, i, 19, NULL);
-		r->body = col(res, i, 20, &r->bodylen);
+		r->headers = col(res, i, 20, NULL);
+		r->body = col(res, i, 21, &r->bodylen);
 	}
 }
 
@@ -1259,6 +1395,11 @@ pg_callbacks_list(struct store *s, const struct callback_filter *flt,
 	if (flt->unmatched)
 		len += snprintf(sql + len, sizeof sql - len, " AND NOT EXISTS"
 		    " (SELECT 1 FROM jobs WHERE jobs.callback_id = callbacks.id)");
+	if (flt->source != NULL) {
+		p_text(&p, flt->source);
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND source = $%d", p.n);
+	}
 	/* The SIDs go in one array parameter, never into the text. */
 	if (flt->ntriggers > 0) {
 		char	*q;
@@ -1834,6 +1975,55 @@ pg_import_rejected(struct store *s, const struct rejected_listing *r)
 	return n > 0 ? 1 : 0;
 }
 
+/* The time of a trigger's newest stored firing since since, 0 if none. */
+static int
+pg_trigger_latest(struct store *s, const char *trigger_sid, int64_t since,
+    int64_t *latest)
+{
+	struct pgparams	 p;
+	PGresult	*res;
+
+	*latest = 0;
+	p.n = 0;
+	p_int(&p, since);
+	p_text(&p, trigger_sid);
+	if ((res = pq(s, "finding a trigger's firings", "SELECT"
+	    " coalesce(max(coalesce(fired_at, received_at)), 0) FROM callbacks"
+	    " WHERE received_at >= $1 AND usage_trigger_sid = $2", &p,
+	    PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	*latest = col_int(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* The reconcile lease, as in SQLite: one row, free, expired or ours. */
+static int
+pg_reconcile_lock(struct store *s, const char *owner, int64_t now,
+    int64_t until)
+{
+	struct pgparams	 p;
+	PGresult	*res;
+	int		 n;
+
+	p.n = 0;
+	p_text(&p, owner);
+	if (until == 0)
+		return pq_cmd(s, "releasing the reconcile lease", "DELETE FROM"
+		    " reconcile_lock WHERE owner = $1", &p, NULL) == -1 ? -1 : 1;
+	p_int(&p, now);
+	p_int(&p, until);
+	if ((res = pq(s, "taking the reconcile lease", "INSERT INTO"
+	    " reconcile_lock (id, owner, expires) VALUES (1, $1, $3)"
+	    " ON CONFLICT (id) DO UPDATE SET owner = $1, expires = $3"
+	    " WHERE reconcile_lock.owner = $1 OR reconcile_lock.expires < $2",
+	    &p, PGRES_COMMAND_OK)) == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return n > 0;
+}
+
 const struct store_ops store_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1871,4 +2061,6 @@ const struct store_ops store_pg_ops = {
 	.checkpoint = pg_checkpoint,
 	/* No file: path, wal_bytes, checkpoint_truncate, moved stay NULL. */
 	.purge_counts = pg_purge_counts,
+	.trigger_latest = pg_trigger_latest,
+	.reconcile_lock = pg_reconcile_lock,
 };

@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "firing.h"
 #include "store.h"
 #include "store_backend.h"
 #include "xmalloc.h"
@@ -119,6 +120,23 @@ static const struct migration migrations[] = {
 	 */
 	"ALTER TABLE jobs ADD COLUMN owner TEXT;"
 	"ALTER TABLE jobs ADD COLUMN lease_until INTEGER;" },
+	{ 6,
+	/*
+	 * Firings recovered from the REST API (source 'api') and the firing
+	 * key that makes a late delivery of one a duplicate (store.h,
+	 * sqlite_claim). NULL keys are many; one row per key otherwise.
+	 * The lease lets one process reconcile at a time.
+	 */
+	"ALTER TABLE callbacks ADD COLUMN source TEXT NOT NULL"
+	"  DEFAULT 'callback';"
+	"ALTER TABLE callbacks ADD COLUMN firing_key TEXT;"
+	"ALTER TABLE callbacks ADD COLUMN fired_at INTEGER;"	/* ms */
+	"CREATE UNIQUE INDEX callbacks_firing ON callbacks(firing_key);"
+	"CREATE TABLE reconcile_lock ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  owner TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL"	/* ms since the epoch */
+	");" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -141,6 +159,7 @@ enum stmt {
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_CLAIM,
+	ST_CLAIM_HOLDER,
 	ST_DUPLICATE,
 	ST_REJECT,
 	ST_REJECT_TRIM,
@@ -184,13 +203,20 @@ static const char *const stmt_sql[ST_MAX] = {
 	    "INSERT INTO callbacks (idempotency_token, received_at, method,"
 	    " uri, url, headers, body, remote, signature, account_sid,"
 	    " usage_trigger_sid, date_fired, recurring, usage_category,"
-	    " trigger_by, trigger_value, current_value, usage_record_uri)"
+	    " trigger_by, trigger_value, current_value, usage_record_uri,"
+	    " source, firing_key, fired_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16, ?17, ?18)"
-	    " ON CONFLICT (idempotency_token) DO NOTHING",
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+	    " ON CONFLICT DO NOTHING",
+	/* The row a claim ran into: by its token first, else its firing. */
+	[ST_CLAIM_HOLDER] =
+	    "SELECT id, source, 1 FROM callbacks WHERE idempotency_token = ?1"
+	    " UNION ALL"
+	    " SELECT id, source, 0 FROM callbacks WHERE firing_key = ?2"
+	    " LIMIT 1",
 	[ST_DUPLICATE] =
 	    "UPDATE callbacks SET duplicates = duplicates + 1,"
-	    " last_duplicate_at = ?1 WHERE idempotency_token = ?2",
+	    " last_duplicate_at = ?1 WHERE id = ?2",
 	[ST_REJECT] =
 	    "INSERT INTO rejected (at, status, remote, method, uri, reason,"
 	    " detail, account_sid, idempotency_token, url, headers, body,"
@@ -817,22 +843,14 @@ insert_jobs(struct store *s, const struct job_spec *jobs, size_t njobs,
 	return 0;
 }
 
-static enum claim
-sqlite_claim(struct store *s, const struct callback *cb,
-    const struct job_spec *jobs, size_t njobs)
+/* Insert cb with this firing key (NULL: none); 0/-1, changes() says. */
+static int
+insert_callback(struct store *s, const struct callback *cb, int64_t at,
+    const char *key, int64_t fired_at)
 {
 	sqlite3_stmt		*st = s->st[ST_CLAIM];
 	const struct usage_fields *f = &cb->f;
-	int64_t			 at;
 	int			 rc;
-
-	if (f->idempotency_token == NULL || *f->idempotency_token == '\0') {
-		set_err(s, "claim: the callback has no IdempotencyToken");
-		return CLAIM_ERROR;
-	}
-	if (txn_lost(s))
-		return CLAIM_ERROR;
-	at = cb->received_at > 0 ? cb->received_at : now_ms();
 
 	rc = bind_text(st, 1, f->idempotency_token);
 	rc |= sqlite3_bind_int64(st, 2, at);
@@ -856,23 +874,121 @@ sqlite_claim(struct store *s, const struct callback *cb,
 	rc |= bind_text(st, 16, f->trigger_value);
 	rc |= bind_text(st, 17, f->current_value);
 	rc |= bind_text(st, 18, f->usage_record_uri);
+	rc |= bind_text(st, 19, cb->source != NULL ? cb->source : "callback");
+	rc |= bind_text(st, 20, key);
+	if (fired_at > 0)
+		rc |= sqlite3_bind_int64(st, 21, fired_at);
+	else
+		rc |= sqlite3_bind_null(st, 21);
 	if (rc != SQLITE_OK) {
 		set_dberr(s, "claim: binding");
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
-		return CLAIM_ERROR;
+		return -1;
 	}
-	if (run(s, ST_CLAIM, "claim") == -1)
-		return CLAIM_ERROR;
-	if (sqlite3_changes(s->db) == 1) {
-		if (insert_jobs(s, jobs, njobs, now_ms()) == -1)
-			return CLAIM_ERROR;
-		return CLAIM_NEW;
-	}
+	return run(s, ST_CLAIM, "claim");
+}
 
+/*
+ * The row an insert ran into: its id, whether it is a recovered one, and
+ * whether the token matched (else the firing key). 1 found, 0 none, -1.
+ */
+static int
+claim_holder(struct store *s, const char *token, const char *key,
+    int64_t *id, int *api, int *by_token)
+{
+	sqlite3_stmt	*st = s->st[ST_CLAIM_HOLDER];
+	const char	*src;
+	int		 rc;
+
+	bind_text(st, 1, token);
+	bind_text(st, 2, key);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		src = (const char *)sqlite3_column_text(st, 1);
+		*api = src != NULL && strcmp(src, "api") == 0;
+		*by_token = sqlite3_column_int(st, 2);
+	} else if (rc != SQLITE_DONE)
+		set_dberr(s, "claim: finding the stored firing");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * The claim. A firing has two keys: its IdempotencyToken, and its firing
+ * key (the trigger and the recurring interval of DateFired, firing.h),
+ * filled for delivered and recovered callbacks alike. Both are UNIQUE and
+ * the INSERT ... ON CONFLICT DO NOTHING stops at either; then the row it
+ * ran into decides:
+ * - the same token: a duplicate, as ever;
+ * - the same firing with one side recovered from the API (source 'api'):
+ *   a duplicate, whichever came first: one firing, one set of actions;
+ * - the same firing delivered twice under two tokens: Twilio fires once
+ *   per interval, so this should not happen; if it does, the second is
+ *   stored without a firing key, as before keys existed: a signed
+ *   delivery is never dropped on our reading of its DateFired.
+ * A DateFired that does not parse gives no key: the token alone decides.
+ */
+static enum claim
+sqlite_claim(struct store *s, const struct callback *cb,
+    const struct job_spec *jobs, size_t njobs)
+{
+	sqlite3_stmt		*st;
+	const struct usage_fields *f = &cb->f;
+	char			 key[FIRING_KEY_MAX];
+	int64_t			 at, fired_at = 0, id;
+	int			 haskey, api, held_api, by_token, r;
+
+	if (f->idempotency_token == NULL || *f->idempotency_token == '\0') {
+		set_err(s, "claim: the callback has no IdempotencyToken");
+		return CLAIM_ERROR;
+	}
+	if (txn_lost(s))
+		return CLAIM_ERROR;
+	at = cb->received_at > 0 ? cb->received_at : now_ms();
+	api = cb->source != NULL && strcmp(cb->source, "api") == 0;
+	haskey = firing_key(f->usage_trigger_sid, f->recurring, f->date_fired,
+	    key, sizeof key, &fired_at) == 0;
+	if (api && !haskey) {
+		set_err(s, "claim: a recovered firing needs a UsageTriggerSid, "
+		    "Recurring and a DateFired that parses");
+		return CLAIM_ERROR;
+	}
+	if (insert_callback(s, cb, at, haskey ? key : NULL, fired_at) == -1)
+		return CLAIM_ERROR;
+	if (sqlite3_changes(s->db) == 0) {
+		if ((r = claim_holder(s, f->idempotency_token, haskey ? key :
+		    NULL, &id, &held_api, &by_token)) == -1)
+			return CLAIM_ERROR;
+		if (r == 0) {
+			set_err(s, "claim: refused, but no row holds its token "
+			    "or firing");
+			return CLAIM_ERROR;
+		}
+		if (by_token || api || held_api)
+			goto duplicate;
+		if (insert_callback(s, cb, at, NULL, fired_at) == -1)
+			return CLAIM_ERROR;
+		/* Outside a transaction another connection may have won. */
+		if (sqlite3_changes(s->db) == 0) {
+			if ((r = claim_holder(s, f->idempotency_token, NULL,
+			    &id, &held_api, &by_token)) == -1)
+				return CLAIM_ERROR;
+			if (r == 1)
+				goto duplicate;
+			set_err(s, "claim: refused, but no row holds its token");
+			return CLAIM_ERROR;
+		}
+	}
+	if (insert_jobs(s, jobs, njobs, now_ms()) == -1)
+		return CLAIM_ERROR;
+	return CLAIM_NEW;
+
+duplicate:
 	st = s->st[ST_DUPLICATE];
 	sqlite3_bind_int64(st, 1, now_ms());
-	bind_text(st, 2, f->idempotency_token);
+	sqlite3_bind_int64(st, 2, id);
 	if (run(s, ST_DUPLICATE, "counting a duplicate") == -1)
 		return CLAIM_ERROR;
 	return CLAIM_DUPLICATE;
@@ -1376,7 +1492,8 @@ grow(void *rows, size_t *cap, size_t n, size_t size)
 	"id, idempotency_token, received_at, method, uri, url, remote,"	\
 	" signature, account_sid, usage_trigger_sid, date_fired,"	\
 	" recurring, usage_category, trigger_by, trigger_value,"	\
-	" current_value, usage_record_uri, duplicates, last_duplicate_at"
+	" current_value, usage_record_uri, duplicates, last_duplicate_at,"\
+	" source"
 
 /* Fill r from a row of CALLBACK_COLUMNS (and headers, body when all). */
 static void
@@ -1401,9 +1518,10 @@ read_callback(sqlite3_stmt *st, struct callback_row *r, int all)
 	r->usage_record_uri = column_opt(st, 16, NULL);
 	r->duplicates = sqlite3_column_int64(st, 17);
 	r->last_duplicate_at = sqlite3_column_int64(st, 18);
+	r->source = column_opt(st, 19, NULL);
 	if (all) {
-		r->headers = column_opt(st, 19, NULL);
-		r->body = column_opt(st, 20, &r->bodylen);
+		r->headers = column_opt(st, 20, NULL);
+		r->body = column_opt(st, 21, &r->bodylen);
 	}
 }
 
@@ -1429,6 +1547,7 @@ store_callback_row_clear(struct callback_row *r)
 	free(r->trigger_value);
 	free(r->current_value);
 	free(r->usage_record_uri);
+	free(r->source);
 	memset(r, 0, sizeof *r);
 }
 
@@ -1481,6 +1600,9 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 	if (flt->unmatched)
 		len += snprintf(sql + len, sizeof sql - len, " AND NOT EXISTS"
 		    " (SELECT 1 FROM jobs WHERE jobs.callback_id = callbacks.id)");
+	if (flt->source != NULL)
+		len += snprintf(sql + len, sizeof sql - len,
+		    " AND source = ?");
 	for (i = 0; i < flt->ntriggers; i++)
 		len += snprintf(sql + len, sizeof sql - len, "%s?%s",
 		    i == 0 ? " AND usage_trigger_sid IN (" : ", ",
@@ -1496,6 +1618,8 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 		bind_text(st, b++, flt->category);
 	if (flt->account != NULL)
 		bind_text(st, b++, flt->account);
+	if (flt->source != NULL)
+		bind_text(st, b++, flt->source);
 	for (i = 0; i < flt->ntriggers; i++)
 		bind_text(st, b++, flt->triggers[i]);
 	sqlite3_bind_int64(st, b, flt->limit > 0 ? (sqlite3_int64)flt->limit :
@@ -2155,6 +2279,67 @@ sqlite_import_rejected(struct store *s, const struct rejected_listing *r)
 	return sqlite_import_callback(s, NULL, NULL);
 }
 
+/*
+ * Through callbacks_received_at: reconciliation looks back max_age only,
+ * and an index on the trigger would cost every claim.
+ */
+static int
+sqlite_trigger_latest(struct store *s, const char *trigger_sid, int64_t since,
+    int64_t *latest)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*latest = 0;
+	if (prepare(s, "SELECT coalesce(max(coalesce(fired_at, received_at)),"
+	    " 0) FROM callbacks WHERE received_at >= ?1"
+	    " AND usage_trigger_sid = ?2", &st, "finding a trigger's firings")
+	    == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, since);
+	bind_text(st, 2, trigger_sid);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*latest = sqlite3_column_int64(st, 0);
+	else
+		set_dberr(s, "finding a trigger's firings");
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* A lease row: taken when free, expired, or already ours. */
+static int
+sqlite_reconcile_lock(struct store *s, const char *owner, int64_t now,
+    int64_t until)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (until == 0) {
+		if (prepare(s, "DELETE FROM reconcile_lock WHERE owner = ?1",
+		    &st, "releasing the reconcile lease") == -1)
+			return -1;
+		bind_text(st, 1, owner);
+	} else {
+		if (prepare(s, "INSERT INTO reconcile_lock (id, owner, expires)"
+		    " VALUES (1, ?1, ?3) ON CONFLICT (id) DO UPDATE SET"
+		    " owner = ?1, expires = ?3"
+		    " WHERE reconcile_lock.owner = ?1"
+		    " OR reconcile_lock.expires < ?2",
+		    &st, "taking the reconcile lease") == -1)
+			return -1;
+		bind_text(st, 1, owner);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int64(st, 3, until);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, "the reconcile lease");
+		return -1;
+	}
+	return until == 0 ? 1 : sqlite3_changes(s->db) > 0;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open_auth,
@@ -2195,4 +2380,6 @@ const struct store_ops store_sqlite_ops = {
 	.wal_bytes = sqlite_wal_bytes,
 	.checkpoint_truncate = sqlite_checkpoint_truncate,
 	.moved = sqlite_moved,
+	.trigger_latest = sqlite_trigger_latest,
+	.reconcile_lock = sqlite_reconcile_lock,
 };

@@ -1210,3 +1210,215 @@ plan_free(struct plan *pl)
 	free(pl->have);
 	memset(pl, 0, sizeof *pl);
 }
+
+/* reconcile.c: whether a trigger's callback URL is this daemon's. */
+int
+triggers_url_ours(const struct config *conf, const char *url)
+{
+	return url_ours(conf, url);
+}
+
+/* usage records */
+
+#define UR_FIELD_MAX	1024	/* bytes of one field of a record */
+#define UR_MAX		100000	/* records of one listing, all pages */
+
+static const struct {
+	const char	*name;
+	size_t		 offset;
+	int		 number;	/* must be a decimal number */
+} ur_fields[] = {
+#define U(n, num)	{ #n, offsetof(struct usage_record, n), num }
+	U(account_sid, 0),
+	U(category, 0),
+	U(description, 0),
+	U(count, 1),
+	U(count_unit, 0),
+	U(usage, 1),
+	U(usage_unit, 0),
+	U(price, 1),
+	U(price_unit, 0),
+	U(start_date, 0),
+	U(end_date, 0),
+#undef U
+};
+
+/* A decimal number as Twilio writes them ("12", "-0.5", "1.25e3"). */
+static int
+ur_number(const char *s)
+{
+	char	*end;
+
+	if (*s == '\0' || strlen(s) > 64)
+		return 0;
+	errno = 0;
+	(void)strtod(s, &end);
+	return *end == '\0' && errno == 0 && strspn(s, "+-0123456789.eE") ==
+	    strlen(s);
+}
+
+/* One record into r; -1 with *err naming what is wrong. */
+static int
+ur_from_json(const struct jv *v, struct usage_record *r, char **err)
+{
+	const struct jv	*m;
+	const char	*s;
+	char		**slot;
+	size_t		 i;
+
+	memset(r, 0, sizeof *r);
+	if (v == NULL || v->type != JV_OBJECT) {
+		seterr(err, "a usage record that is not an object");
+		return -1;
+	}
+	for (i = 0; i < nitems(ur_fields); i++) {
+		slot = (char **)(void *)((char *)r + ur_fields[i].offset);
+		m = jv_get(v, ur_fields[i].name);
+		s = m != NULL && m->type != JV_NULL ? m->text : NULL;
+		if (s == NULL && (ur_fields[i].number ||
+		    strcmp(ur_fields[i].name, "category") == 0)) {
+			seterr(err, "a usage record without %s",
+			    ur_fields[i].name);
+			goto bad;
+		}
+		if (s != NULL && strlen(s) > UR_FIELD_MAX) {
+			seterr(err, "a usage record's %s is longer than %d "
+			    "bytes", ur_fields[i].name, UR_FIELD_MAX);
+			goto bad;
+		}
+		if (s != NULL && ur_fields[i].number && !ur_number(s)) {
+			seterr(err, "usage record %.64s: %s '%.64s' is not a "
+			    "number", r->category ? r->category : "?",
+			    ur_fields[i].name, s);
+			goto bad;
+		}
+		*slot = s != NULL ? xstrdup(s) : NULL;
+	}
+	return 0;
+ bad:
+	usage_record_free(r);
+	return -1;
+}
+
+void
+usage_record_free(struct usage_record *r)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(ur_fields); i++)
+		free(*(char **)(void *)((char *)r + ur_fields[i].offset));
+	memset(r, 0, sizeof *r);
+}
+
+void
+usage_records_free(struct usage_records *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		usage_record_free(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int
+twilio_usage_records(struct twilio *tw, const char *period,
+    const char *category, const char *start, const char *end,
+    struct usage_records *out, char **err)
+{
+	struct params	 q = { NULL, 0, 0, NULL };
+	struct answer	 ans;
+	struct jv	*doc = NULL;
+	const struct jv	*items;
+	const char	*next, *c;
+	char		*qs, *target, *prefix, **seen = NULL;
+	size_t		 nseen = 0, i, cap = 0;
+	int		 attempts, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	form_add(&q, "Category", category);
+	form_add(&q, "StartDate", start);
+	form_add(&q, "EndDate", end);
+	form_add(&q, "PageSize", "1000");
+	qs = client_form_encode(&q);
+	params_free(&q);
+	xasprintf(&prefix, API_ROOT "%s/Usage/Records", tw->account);
+	xasprintf(&target, "%s%s%s.json?%s", prefix, *period ? "/" : "",
+	    period, qs);
+	free(qs);
+	for (;;) {
+		seen = xreallocarray(seen, nseen + 1, sizeof *seen);
+		seen[nseen++] = target;
+		if (request(tw, EVHTTP_REQ_GET, target, NULL, &ans, &attempts,
+		    err) == -1)
+			goto done;
+		if (ans.status < 200 || ans.status > 299) {
+			answer_error(&ans, attempts, err);
+			answer_free(&ans);
+			goto done;
+		}
+		doc = answer_json(&ans, err);
+		answer_free(&ans);
+		if (doc == NULL)
+			goto done;
+		if ((items = jv_get(doc, "usage_records")) == NULL ||
+		    items->type != JV_ARRAY) {
+			seterr(err, "the answer to GET %s has no usage_records "
+			    "list", target);
+			goto done;
+		}
+		for (i = 0; i < items->nkids; i++) {
+			if (out->n == UR_MAX) {
+				seterr(err, "more than %d usage records",
+				    UR_MAX);
+				goto done;
+			}
+			if (out->n == cap) {
+				cap = cap ? cap * 2 : 64;
+				out->v = xreallocarray(out->v, cap,
+				    sizeof *out->v);
+			}
+			if (ur_from_json(&items->kids[i], &out->v[out->n],
+			    err) == -1)
+				goto done;
+			out->n++;
+		}
+		if ((next = jv_str(doc, "next_page_uri")) == NULL ||
+		    *next == '\0')
+			break;
+		/* Only this account's records, printable, never elsewhere. */
+		for (c = next; *c != '\0'; c++)
+			if ((unsigned char)*c <= 0x20 || *c == 0x7f ||
+			    *c == '#')
+				break;
+		if (strncmp(next, prefix, strlen(prefix)) != 0 || *c != '\0') {
+			seterr(err, "next_page_uri is not a page of this "
+			    "account's usage records: %.200s", next);
+			goto done;
+		}
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], next) == 0)
+				break;
+		if (i < nseen || nseen == TWILIO_PAGES_MAX) {
+			seterr(err, "next_page_uri %.200s: %s", next, i < nseen ?
+			    "a page seen before" : "too many pages");
+			goto done;
+		}
+		target = xstrdup(next);
+		jv_free(doc);
+		doc = NULL;
+	}
+	rc = 0;
+done:
+	if (rc == -1) {
+		usage_records_free(out);
+		one_line(*err);
+	}
+	jv_free(doc);
+	for (i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+	free(prefix);
+	return rc;
+}

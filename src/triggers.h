@@ -162,4 +162,39 @@ size_t		 plan_apply(struct plan *);
 /* Free what the plan owns and zero it. */
 void		 plan_free(struct plan *);
 
+/* 1 if url calls this daemon: public_url + path, or a declared URL. */
+int		 triggers_url_ours(const struct config *, const char *url);
+
+/* A UsageRecord as Twilio gives it; numbers checked, strings as received. */
+struct usage_record {
+	char	*account_sid;
+	char	*category;
+	char	*description;
+	char	*count;
+	char	*count_unit;
+	char	*usage;
+	char	*usage_unit;
+	char	*price;
+	char	*price_unit;
+	char	*start_date;
+	char	*end_date;
+};
+
+struct usage_records {
+	struct usage_record	*v;
+	size_t			 n;
+};
+
+/*
+ * The account's UsageRecords of period ("" for all of them, else "Today",
+ * "Daily", ... as Twilio names the subresource), every page, filtered by
+ * category, start and end (NULL: none). Each field bounded, count, usage
+ * and price must be numbers. 0, or -1 with an allocated one-line *err.
+ */
+int		 twilio_usage_records(struct twilio *, const char *period,
+		    const char *category, const char *start, const char *end,
+		    struct usage_records *out, char **err);
+void		 usage_record_free(struct usage_record *);
+void		 usage_records_free(struct usage_records *);
+
 #endif

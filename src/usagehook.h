@@ -52,6 +52,7 @@ struct callback {
 	struct usage_fields f;
 	int64_t		 received_at;	/* milliseconds since the epoch */
 	int		 verified_by;	/* 1 primary token, 2 secondary, 0 */
+	const char	*source;	/* "api" when recovered; NULL: "callback" */
 };
 
 /* Why a request was refused; a row of the rejected table. */
@@ -204,6 +205,13 @@ struct dispatch {
 	int64_t		 lease_ms;
 };
 
+/* Reconciliation with Twilio's record of firings (reconcile.c). */
+struct reconcile {
+	int64_t		 interval;	/* seconds between passes; 0: off (default) */
+	int64_t		 grace;		/* seconds a callback may be late; default 10m */
+	int64_t		 max_age;	/* older firings are not recovered; default 7d */
+};
+
 /* A whole validated configuration file. */
 struct config {
 	char		*file;
@@ -226,6 +234,7 @@ struct config {
 	char		*twilio_ca_file; /* NULL: the system CA store */
 	struct trigger	*triggers;
 	size_t		 ntriggers;
+	struct reconcile reconcile;
 };
 
 #endif

@@ -16,8 +16,8 @@ static const struct command commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "categories", cmd_categories, "categories [--json]" },
 	{ "list", cmd_list, "list [--since T] [--until T] [--category C|GLOB] "
-	    "[--account AC...] [--trigger UT...] [--unmatched] [--limit N] "
-	    "[--wide] [--json]" },
+	    "[--account AC...] [--trigger UT...] [--unmatched] [--source S] "
+	    "[--limit N] [--wide] [--json]" },
 	{ "show", cmd_show, "show TOKEN|ID [--raw] [--json]" },
 	{ "rejected", cmd_rejected, "rejected [--limit N] [--json]" },
 	{ "replay", cmd_replay, "replay TOKEN|ID [--to URL] "
@@ -51,6 +51,12 @@ static const struct command commands[] = {
 	    "[--recurring R] [--name N] [--method M] [--url URL] [--prune-all] "
 	    "[--yes] "
 	    "[--account AC...] [--api-base URL] [--json]" },
+	{ "reconcile", cmd_reconcile, "reconcile [--dry-run] [--account AC...] "
+	    "[--api-base URL] [--json]" },
+	{ "usage", cmd_usage_records, "usage [today|yesterday|this-month|"
+	    "last-month|daily|monthly|yearly|all-time] [--category C] "
+	    "[--start-date D] [--end-date D] [--account AC...] "
+	    "[--api-base URL] [--json]" },
 };
 
 static void

@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "housekeeping.h"
 #include "notify.h"
+#include "reconcile.h"
 #include "store.h"
 #include "version.h"
 #include "xmalloc.h"
@@ -40,6 +41,7 @@ struct daemon {
 	struct actions		*actions;
 	struct dispatcher	*dispatcher;
 	struct housekeeping	*housekeeping;
+	struct reconciler	*reconciler;
 	struct server		*server;
 	struct metrics		 metrics;
 	struct event		*drain_timer;
@@ -123,6 +125,7 @@ reload(struct daemon *d)
 	/* The dispatcher frees the old one once no running job uses it. */
 	dispatcher_set_config(d->dispatcher, conf);
 	housekeeping_set(d->housekeeping, &conf->retention);
+	reconciler_reload(d->reconciler);
 	d->conf = conf;
 	d->metrics.triggers = conf->ntriggers;
 	log_info("reloaded %s", d->config_file);
@@ -303,6 +306,9 @@ main(int argc, char *argv[])
 		fatalx("cannot set up the action runner");
 	d.housekeeping = housekeeping_start(d.conf->database,
 	    d.conf->database_password_file, &d.conf->retention);
+	/* Its own thread and connection: the REST API never blocks the loop. */
+	d.reconciler = reconciler_start(d.config_file, d.conf->database,
+	    &d.metrics);
 	d.dispatcher = dispatcher_new(d.base, d.committer, d.actions,
 	    &d.metrics, d.conf);
 	d.server = server_new(d.base, d.conf, d.committer, d.dispatcher,
@@ -355,6 +361,8 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(d.base);
 
+	/* No new recovery while what runs is settled. */
+	reconciler_stop(d.reconciler);
 	/* Kill what still runs (it reruns next start), then settle commits. */
 	dispatcher_stop(d.dispatcher);
 	actions_free(d.actions);

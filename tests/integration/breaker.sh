@@ -23,16 +23,6 @@ SUB=ACfeed0000000000000000000000000001
 SUB_TOKEN=5ub5ub5ub5ub5ub5ub5ub5ub5ub5ub5u
 REQ=$T/api.log
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds or time runs out.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 count() { if [ -f "$2" ]; then grep -c -- "$1" "$2"; else echo 0; fi; }
 job_states() {
 	sql "SELECT group_concat(j.state || ' ' || j.attempts, ',') FROM

@@ -15,15 +15,6 @@ FAKE=$top_builddir/tests/fixtures/fake-twilio
 [ -x "$FAKE" ] || bail "$FAKE not built (make check builds it)"
 REQ=$T/api.log
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 deletes() { if [ -f "$REQ" ]; then grep -c '^DELETE ' "$REQ"; else echo 0; fi; }
 
 (

@@ -20,15 +20,6 @@ MAIN=AC00000000000000000000000000000000
 PARENT=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 SUB=ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # The credentials the examples name, as systemd would pass them.
 export CREDENTIALS_DIRECTORY=$T/cred

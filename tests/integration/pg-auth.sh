@@ -11,15 +11,6 @@
 pg_need
 pg_start
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 sends_200() { [ "$(uh_send IdempotencyToken="$1")" = "200 OK IdempotencyToken=$1" ]; }
 
 psql_q "CREATE ROLE uh LOGIN PASSWORD 'first-Secret-1';

@@ -9,15 +9,6 @@
 
 pg_need
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
 
 # An SQLite database as a daemon leaves it: done, dead and rejected rows.

@@ -12,16 +12,6 @@ pg_need
 pg_start
 UH_DB=$PG_URI
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds or time runs out.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 q_is() { [ "$(psql_q "$1" 2>/dev/null)" = "$2" ]; }
 

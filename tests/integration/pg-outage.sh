@@ -10,15 +10,6 @@ pg_need
 pg_start
 UH_DB=$PG_URI
 
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -le "$end" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 count_200() { cat "$T"/load.* 2>/dev/null | grep -c ' 200$'; }
 more_200() { [ "$(count_200)" -ge "$1" ]; }
 healthz_is() { [ "$(uh_status /healthz)" = "$1" ]; }

@@ -668,7 +668,8 @@ test_all_errors_reported_not_only_first(void **state)
 	    "metrics_listen, public_url, "
 	    "path, database, database_password_file, trusted_proxies, accounts, "
 	    "limits, retention, "
-	    "twilio_api, twilio_ca_file, triggers, rules, dispatch\n"
+	    "twilio_api, twilio_ca_file, triggers, rules, dispatch, "
+	    "reconcile\n"
 	    "5:10: sid: 'AC123' is not an AccountSid (AC followed by 32 hex "
 	    "digits)\n"
 	    "7:20: max_body: '1GiB' is not a size (digits with an optional B, "
@@ -1901,6 +1902,49 @@ test_twilio_api_is_an_https_origin(void **state)
 }
 
 static void
+test_reconcile_is_off_by_default_and_range_checked(void **state)
+{
+	struct env	*e = *state;
+	struct config	*conf;
+
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n");
+	assert_int_equal(conf->reconcile.interval, 0);
+	assert_int_equal(conf->reconcile.grace, 600);
+	assert_int_equal(conf->reconcile.max_age, 7 * 86400);
+	config_free(conf);
+	conf = assert_loads(e,
+	    "database: db\n"
+	    "public_url: https://hooks.example.com\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "reconcile: { interval: 5m, grace: 0, max_age: 2d }\n");
+	assert_int_equal(conf->reconcile.interval, 300);
+	assert_int_equal(conf->reconcile.grace, 0);
+	assert_int_equal(conf->reconcile.max_age, 2 * 86400);
+	config_free(conf);
+	assert_refused(e,
+	    "database: db\n"
+	    "public_url: https://hooks.example.com\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "reconcile: { interval: 2d, grace: soon, max_age: 10m, every: 1 }\n",
+	    "4:24: interval: '2d' is out of range (0 (off) or 1s..1d)\n"
+	    "4:35: grace: 'soon' is not a duration (digits with an optional "
+	    "s, m, h or d)\n"
+	    "4:50: max_age: '10m' is out of range (1h..36500d)\n"
+	    "4:55: unknown key 'every' in reconcile; expected one of: "
+	    "interval, grace, max_age\n");
+	assert_refused(e,
+	    "database: db\n"
+	    "accounts: [{sid: " SID_A ", auth_token_file: token}]\n"
+	    "reconcile:\n"
+	    "  interval: 1m\n",
+	    "4:3: reconcile: needs public_url (or a trigger with a "
+	    "callback_url) to know which of Twilio's triggers call this "
+	    "daemon\n");
+}
+
+static void
 test_api_key_needs_sid_and_secret_file(void **state)
 {
 	struct env	*e = *state;
@@ -2207,6 +2251,7 @@ main(void)
 		T(test_trigger_account_must_be_configured),
 		T(test_twilio_api_is_an_https_origin),
 		T(test_api_key_needs_sid_and_secret_file),
+		T(test_reconcile_is_off_by_default_and_range_checked),
 		T(test_credentials_directory_expands_in_token_files_only),
 		T(test_token_file_others_can_read_is_refused),
 		T(test_sample_usagehookd_yaml_misses_only_deployed_files),

@@ -839,6 +839,133 @@ test_recover_requeues_jobs_left_running(void **state)
 	store_close(s);
 }
 
+/* A firing recovered from the REST API, as reconcile.c makes it. */
+static void
+make_recovered(struct callback *cb, const char *tok, const char *fired)
+{
+	make_callback(cb, tok);
+	cb->source = "api";
+	cb->signature = NULL;
+	cb->f.date_fired = fired;
+}
+
+static void
+test_recovered_firing_makes_late_delivery_a_duplicate(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx->db, 0);
+	struct callback	 api, cb;
+	struct callback_filter flt;
+	struct callback_row *rows;
+	struct job_spec	 job = { "r", 0, "log", 3 };
+	size_t		 n;
+
+	make_recovered(&api, "AC0123456789abcdef0123456789abcdef-FIRES-"
+	    "UT0123456789abcdef0123456789abcdef-2023-11-20",
+	    "Mon, 20 Nov 2023 10:00:00 +0000");
+	assert_int_equal(store_claim(s, &api, &job, 1), CLAIM_NEW);
+	/* Twilio's last retry, another token, later that day (GMT). */
+	make_callback(&cb, "tok-late");
+	cb.f.date_fired = "Mon, 20 Nov 2023 23:59:59 +0000";
+	assert_int_equal(store_claim(s, &cb, &job, 1), CLAIM_DUPLICATE);
+	/* The same token: a duplicate as ever. */
+	assert_int_equal(store_claim(s, &api, &job, 1), CLAIM_DUPLICATE);
+	assert_int_equal(store_count(s, "callbacks"), 1);
+	assert_int_equal(store_count(s, "jobs"), 1);
+	assert_int_equal(store_duplicates(s, api.f.idempotency_token), 2);
+	/* The next day is another firing. */
+	make_callback(&cb, "tok-next-day");
+	cb.f.date_fired = "Tue, 21 Nov 2023 00:00:00 +0000";
+	assert_int_equal(store_claim(s, &cb, &job, 1), CLAIM_NEW);
+	memset(&flt, 0, sizeof flt);
+	flt.source = "api";
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].source, "api");
+	store_callback_rows_free(rows, n);
+	flt.source = "callback";
+	assert_int_equal(store_callbacks_list(s, &flt, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].token, "tok-next-day");
+	store_callback_rows_free(rows, n);
+	store_close(s);
+}
+
+static void
+test_delivered_firing_is_never_recovered(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx->db, 0);
+	struct callback	 api, cb;
+
+	make_callback(&cb, "tok-in-time");
+	cb.f.recurring = "monthly";
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
+	/* Another delivery that month, another token: kept, as before. */
+	make_callback(&cb, "tok-in-time-2");
+	cb.f.recurring = "monthly";
+	cb.f.date_fired = "Thu, 30 Nov 2023 10:00:00 +0000";
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
+	make_recovered(&api, "AC0123456789abcdef0123456789abcdef-FIRES-"
+	    "UT0123456789abcdef0123456789abcdef-2023-11",
+	    "Wed, 01 Nov 2023 00:00:01 +0000");
+	api.f.recurring = "monthly";
+	assert_int_equal(store_claim(s, &api, NULL, 0), CLAIM_DUPLICATE);
+	assert_int_equal(store_count(s, "callbacks"), 2);
+	/* December is another interval. */
+	make_recovered(&api, "AC0123456789abcdef0123456789abcdef-FIRES-"
+	    "UT0123456789abcdef0123456789abcdef-2023-12",
+	    "Fri, 01 Dec 2023 00:00:01 +0000");
+	api.f.recurring = "monthly";
+	assert_int_equal(store_claim(s, &api, NULL, 0), CLAIM_NEW);
+	/* A one-off trigger: its interval is the instant it fired. */
+	make_callback(&cb, "tok-once");
+	cb.f.usage_trigger_sid = "UTffffffffffffffffffffffffffffffff";
+	cb.f.recurring = "";
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
+	make_recovered(&api, "AC0123456789abcdef0123456789abcdef-FIRES-"
+	    "UTffffffffffffffffffffffffffffffff-2023-11-20T10:00:00Z",
+	    "Mon, 20 Nov 2023 10:00:00 GMT");
+	api.f.usage_trigger_sid = "UTffffffffffffffffffffffffffffffff";
+	api.f.recurring = "alltime";
+	assert_int_equal(store_claim(s, &api, NULL, 0), CLAIM_DUPLICATE);
+	store_close(s);
+}
+
+static void
+test_trigger_latest_and_reconcile_lease(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*s = open_ok(fx->db, 0);
+	struct callback	 cb;
+	int64_t		 latest;
+
+	assert_int_equal(store_trigger_latest(s,
+	    "UT0123456789abcdef0123456789abcdef", 0, &latest), 0);
+	assert_int_equal(latest, 0);
+	make_callback(&cb, "tok-a");
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
+	make_callback(&cb, "tok-b");
+	cb.f.date_fired = "not a date";
+	cb.received_at = 1600000000000;
+	assert_int_equal(store_claim(s, &cb, NULL, 0), CLAIM_NEW);
+	assert_int_equal(store_trigger_latest(s,
+	    "UT0123456789abcdef0123456789abcdef", 0, &latest), 0);
+	/* Mon, 20 Nov 2023 10:00:00 +0000 */
+	assert_int_equal(latest, 1700474400000LL);
+	assert_int_equal(store_trigger_latest(s,
+	    "UT0123456789abcdef0123456789abcdef", 1700000000001LL, &latest),
+	    0);
+	assert_int_equal(latest, 0);
+	assert_int_equal(store_reconcile_lock(s, "one", 1000, 2000), 1);
+	assert_int_equal(store_reconcile_lock(s, "two", 1500, 2500), 0);
+	assert_int_equal(store_reconcile_lock(s, "one", 1500, 2500), 1);
+	assert_int_equal(store_reconcile_lock(s, "two", 2600, 3000), 1);
+	assert_int_equal(store_reconcile_lock(s, "two", 0, 0), 1);
+	assert_int_equal(store_reconcile_lock(s, "one", 2700, 3000), 1);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -864,6 +991,9 @@ main(void)
 		T(test_rolled_back_claim_leaves_no_jobs),
 		T(test_due_jobs_run_then_finish_or_retry),
 		T(test_recover_requeues_jobs_left_running),
+		T(test_recovered_firing_makes_late_delivery_a_duplicate),
+		T(test_delivered_firing_is_never_recovered),
+		T(test_trigger_latest_and_reconcile_lease),
 #undef T
 	};
 
