@@ -198,6 +198,72 @@ test_claim_new_then_duplicate_queues_jobs_once(void **state)
 	store_close(s);
 }
 
+/* A firing of trigger UT on day (2026-11-DD), delivered or recovered. */
+static void
+make_firing(struct callback *cb, const char *tok, int day, const char *source)
+{
+	static char	dates[32][40];
+
+	make_callback(cb, tok, "sms", "UTc142bed7b38c4f8186ef41a309814fd2",
+	    1700000000000 + day);
+	/* No day name: Twilio's is checked against the date. */
+	snprintf(dates[day % 32], sizeof dates[0], "%02d Nov 2026 03:00:00 "
+	    "+0000", day);
+	cb->f.date_fired = dates[day % 32];
+	cb->f.recurring = "daily";
+	cb->source = source;
+}
+
+static void
+test_one_firing_whichever_came_first(void **state)
+{
+	struct store		*s = open_ok(*state);
+	struct callback		 a, b, c;
+	struct claim_item	 it[2];
+	int64_t			 latest;
+
+	/* Recovered first: a late delivery of that day is a duplicate. */
+	make_firing(&a, "AC0123456789abcdef0123456789abcdef-FIRES-"
+	    "UTc142bed7b38c4f8186ef41a309814fd2-2026-11-24", 24, "api");
+	assert_int_equal(store_claim(s, &a, two_jobs, 2), CLAIM_NEW);
+	make_firing(&b, "tok-real-24", 24, NULL);
+	assert_int_equal(store_claim(s, &b, two_jobs, 2), CLAIM_DUPLICATE);
+	assert_int_equal(store_count(s, "callbacks"), 1);
+	assert_int_equal(store_count(s, "jobs"), 2);
+	/* Delivered first: the recovery of that day is the duplicate. */
+	make_firing(&b, "tok-real-25", 25, NULL);
+	assert_int_equal(store_claim(s, &b, two_jobs, 1), CLAIM_NEW);
+	make_firing(&a, "recovered-25", 25, "api");
+	assert_int_equal(store_claim(s, &a, two_jobs, 2), CLAIM_DUPLICATE);
+	/* Two deliveries under two tokens: both kept, as before. */
+	make_firing(&c, "tok-real-25-again", 25, NULL);
+	assert_int_equal(store_claim(s, &c, two_jobs, 1), CLAIM_NEW);
+	assert_int_equal(store_count(s, "callbacks"), 3);
+	assert_int_equal(store_count(s, "jobs"), 4);
+	/* In one batch, whichever comes first in it. */
+	make_firing(&a, "recovered-26", 26, "api");
+	make_firing(&b, "tok-real-26", 26, NULL);
+	it[0] = (struct claim_item){ &a, two_jobs, 2, CLAIM_ERROR };
+	it[1] = (struct claim_item){ &b, two_jobs, 2, CLAIM_ERROR };
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_claims(s, it, 2), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(it[0].result, CLAIM_NEW);
+	assert_int_equal(it[1].result, CLAIM_DUPLICATE);
+	assert_int_equal(store_count(s, "callbacks"), 4);
+	/* The newest firing of the trigger, for reconciliation. */
+	assert_int_equal(store_trigger_latest(s,
+	    "UTc142bed7b38c4f8186ef41a309814fd2", 0, &latest), 0);
+	assert_int_equal(latest, 1795662000000);	/* 2026-11-26T03:00Z */
+	/* One instance reconciles at a time. */
+	assert_int_equal(store_reconcile_lock(s, "a", 1000, 2000), 1);
+	assert_int_equal(store_reconcile_lock(s, "b", 1500, 2500), 0);
+	assert_int_equal(store_reconcile_lock(s, "b", 2001, 3000), 1);
+	assert_int_equal(store_reconcile_lock(s, "b", 0, 0), 1);
+	assert_int_equal(store_reconcile_lock(s, "a", 2100, 3100), 1);
+	store_close(s);
+}
+
 static void
 test_claims_of_one_batch_commit_together(void **state)
 {
@@ -645,6 +711,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_claim_new_then_duplicate_queues_jobs_once),
 		BOTH(test_claims_of_one_batch_commit_together),
+		BOTH(test_one_firing_whichever_came_first),
 		BOTH(test_taken_jobs_are_leased_to_one_owner),
 		BOTH(test_passed_lease_goes_to_another_owner),
 		BOTH(test_released_job_gets_its_attempt_back),
