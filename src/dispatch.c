@@ -363,7 +363,7 @@ start(struct dispatcher *d, const struct job_row *row)
 	info.conf = g->conf;
 	info.callback_id = row->callback_id;
 	info.received_at = row->received_at;
-	info.source = "callback";
+	info.source = row->from_api ? "api" : "callback";
 	if ((started = actions_run(d->actions, act, &j->params, &info,
 	    action_done, j, &err)) < 0)
 		job_finished(j, started == -2 ? -1 : 0, err);

@@ -95,6 +95,7 @@ struct job_row {
 	size_t		 bodylen;
 	int64_t		 callback_id;	/* the callback's row */
 	int64_t		 received_at;	/* its arrival, ms since the epoch */
+	int		 from_api;	/* recovered by reconciliation */
 };
 
 /*

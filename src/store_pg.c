@@ -1185,6 +1185,7 @@ read_job_rows(struct store *s, PGresult *res, struct job_row **rowsp,
 		rows[i].body = col_str(res, i, 7, &rows[i].bodylen);
 		rows[i].callback_id = col_int(res, i, 8);
 		rows[i].received_at = col_int(res, i, 9);
+		rows[i].from_api = PQnfields(res) > 10 && col_int(res, i, 10);
 	}
 	*rowsp = rows;
 	*np = n;
@@ -1206,7 +1207,7 @@ pg_jobs_due(struct store *s, int64_t now, size_t limit,
 	p_int(&p, (int64_t)limit);
 	if ((res = pq(s, "reading due jobs", "SELECT j.id, j.rule, j.action,"
 	    " j.attempts, j.max_attempts, c.method, c.uri, c.body, c.id,"
-	    " c.received_at"
+	    " c.received_at, (c.source = 'api')::int"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
 	    " WHERE j.state = 'queued' AND j.next_run_at <= $1"
 	    " ORDER BY j.next_run_at, j.id LIMIT $2", &p, PGRES_TUPLES_OK))
@@ -1247,7 +1248,8 @@ pg_jobs_take(struct store *s, const char *owner, int64_t now,
 	    " RETURNING j.id, j.rule, j.action, j.attempts - 1 AS attempts,"
 	    " j.max_attempts, j.callback_id, j.next_run_at)"
 	    " SELECT t.id, t.rule, t.action, t.attempts, t.max_attempts,"
-	    " c.method, c.uri, c.body, c.id, c.received_at FROM taken t"
+	    " c.method, c.uri, c.body, c.id, c.received_at,"
+	    " (c.source = 'api')::int FROM taken t"
 	    " JOIN callbacks c ON c.id = t.callback_id"
 	    " ORDER BY t.next_run_at, t.id", &p, PGRES_TUPLES_OK)) == NULL)
 		return -1;

@@ -232,7 +232,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
 	[ST_JOBS_DUE] =
 	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
-	    " c.method, c.uri, c.body, c.id, c.received_at"
+	    " c.method, c.uri, c.body, c.id, c.received_at, c.source = 'api'"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
 	    " WHERE j.state = 'queued' AND j.next_run_at <= ?1"
 	    " ORDER BY j.next_run_at, j.id LIMIT ?2",
@@ -253,7 +253,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " lease_until = NULL WHERE state = 'running'",
 	[ST_JOBS_TAKE] =
 	    "SELECT j.id, j.rule, j.action, j.attempts, j.max_attempts,"
-	    " c.method, c.uri, c.body, c.id, c.received_at"
+	    " c.method, c.uri, c.body, c.id, c.received_at, c.source = 'api'"
 	    " FROM jobs j JOIN callbacks c ON c.id = j.callback_id"
 	    " WHERE ((j.state = 'queued' AND j.next_run_at <= ?1)"
 	    " OR (j.state = 'running' AND j.lease_until <= ?1))"
@@ -1362,6 +1362,7 @@ sqlite_jobs_due(struct store *s, int64_t now, size_t limit,
 		r->max_attempts = sqlite3_column_int(st, 4);
 		r->callback_id = sqlite3_column_int64(st, 8);
 		r->received_at = sqlite3_column_int64(st, 9);
+		r->from_api = sqlite3_column_int(st, 10);
 		if ((r->rule = column_dup(st, 1, NULL)) == NULL ||
 		    (r->method = column_dup(st, 5, NULL)) == NULL ||
 		    (r->uri = column_dup(st, 6, NULL)) == NULL ||
@@ -2189,6 +2190,7 @@ sqlite_jobs_take(struct store *s, const char *owner, int64_t now,
 		r->max_attempts = sqlite3_column_int(st, 4);
 		r->callback_id = sqlite3_column_int64(st, 8);
 		r->received_at = sqlite3_column_int64(st, 9);
+		r->from_api = sqlite3_column_int(st, 10);
 		if ((r->rule = column_dup(st, 1, NULL)) == NULL ||
 		    (r->method = column_dup(st, 5, NULL)) == NULL ||
 		    (r->uri = column_dup(st, 6, NULL)) == NULL ||

@@ -45,7 +45,7 @@ API=$(cat "$T/api.port")
 
 cat >"$T/record.sh" <<EOF
 #!/bin/sh
-printf '%s %s\n' "\$1" "\$2" >>"$T/exec.log"
+printf '%s %s %s\n' "\$1" "\$2" "\$USAGEHOOK_SOURCE" >>"$T/exec.log"
 EOF
 chmod +x "$T/record.sh"
 
@@ -118,8 +118,9 @@ is "$(sql "SELECT date_fired || ' ' || current_value || ' ' || remote || ' ' || 
 ok "each recovered firing's exec ran" wait_for 10 eval '[ "$(nexec)" -ge 4 ]'
 ok "each recovered firing's append ran" \
     wait_for 10 eval '[ "$(cat "$T/append.jsonl" 2>/dev/null | wc -l)" -ge 4 ]'
-grep -q "$TOKA 12.5" "$T/exec.log"
-is "$?" 0 "the exec saw the recovered parameters"
+grep -q "$TOKA 12.5 api" "$T/exec.log"
+is "$?" 0 "the exec saw the recovered parameters, and USAGEHOOK_SOURCE=api"
+like "$(grep "$TOKA" "$T/append.jsonl")" '"source": *"api"' "the append action's JSON says source api"
 grep 'recovered a missed firing' "$UH_LOG" |
     grep -qF "trigger $UTA (daily cap) of account $UH_SID fired at $(at "$TA")"
 is "$?" 0 "a warning names the trigger and the time it fired"
