@@ -49,6 +49,13 @@ parse_id(const char *s, int64_t *id)
 	return 0;
 }
 
+/* Which account token verified a callback: "primary", "secondary", NULL. */
+static const char *
+verified_name(int v)
+{
+	return v == 1 ? "primary" : v == 2 ? "secondary" : NULL;
+}
+
 /* The stored fields of a callback as JSON members (no headers, body, jobs). */
 static void
 json_callback_fields(struct json *j, const struct callback_row *r)
@@ -74,6 +81,7 @@ json_callback_fields(struct json *j, const struct callback_row *r)
 	json_int(j, "duplicates", r->duplicates);
 	json_time(j, "last_duplicate_at", r->last_duplicate_at);
 	json_str(j, "source", r->source);
+	json_str(j, "verified_by", verified_name(r->verified_by));
 }
 
 /* Split a --trigger value on commas and check each SID. */
@@ -347,6 +355,9 @@ print_callback(const struct callback_row *r, const struct params *p,
 	ROW("url signed", r->url);
 	ROW("remote", r->remote);
 	ROW("signature", r->signature);
+	ROW("verified by", r->verified_by == 1 ? "the primary token" :
+	    r->verified_by == 2 ? "the secondary token (rotation not done)" :
+	    "-");
 	ROW("account", r->account_sid);
 	ROW("usage trigger", r->usage_trigger_sid);
 	ROW("date fired", r->date_fired);

@@ -184,6 +184,7 @@ struct callback_row {
 	int64_t		 duplicates;
 	int64_t		 last_duplicate_at; /* ms; 0 when never */
 	char		*source;	/* "callback" or "api" */
+	int		 verified_by;	/* 1 primary token, 2 secondary, 0 */
 };
 
 #define STORE_LIST_TRIGGERS_MAX	64

@@ -98,6 +98,9 @@ static const struct {
 	"  owner TEXT NOT NULL,"
 	"  expires BIGINT NOT NULL"
 	");" },
+	{ 7,
+	/* Which account token verified it: 1 primary, 2 secondary. */
+	"ALTER TABLE callbacks ADD COLUMN verified_by INTEGER;" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -119,9 +122,9 @@ static const struct {
 	" uri, url, headers, body, remote, signature, account_sid,"	\
 	" usage_trigger_sid, date_fired, recurring, usage_category,"	\
 	" trigger_by, trigger_value, current_value, usage_record_uri,"	\
-	" source, firing_key, fired_at)"				\
+	" source, firing_key, fired_at, verified_by)"			\
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"	\
-	" $14, $15, $16, $17, $18, $19, $20, $21)"			\
+	" $14, $15, $16, $17, $18, $19, $20, $21, $22)"		\
 	" ON CONFLICT DO NOTHING RETURNING id"
 /* Who holds a token or a firing key: by the token first. */
 #define CLAIM_HOLDER_SQL						\
@@ -343,7 +346,7 @@ prepare_claims(struct store *s)
 		const char	*sql;
 		int		 nparams;
 	} st[] = {
-		{ "claim", CLAIM_SQL, 21 },
+		{ "claim", CLAIM_SQL, 22 },
 		{ "duplicate", DUPLICATE_SQL, 2 },
 		{ "job_insert", JOB_INSERT_SQL, 6 },
 	};
@@ -755,7 +758,7 @@ pg_schema_latest(void)
 }
 
 /*
- * The 21 parameters of CLAIM_SQL; key is the firing key or NULL (for a
+ * The 22 parameters of CLAIM_SQL; key is the firing key or NULL (for a
  * second insert of a delivery whose firing another delivery holds).
  */
 static void
@@ -787,6 +790,10 @@ claim_params(struct pgparams *p, const struct callback *cb, const char *key,
 	p_text(p, key);
 	if (key != NULL)
 		p_int(p, fired_at);
+	else
+		p_text(p, NULL);
+	if (cb->verified_by > 0)
+		p_int(p, cb->verified_by);
 	else
 		p_text(p, NULL);
 }
@@ -1319,7 +1326,7 @@ pg_jobs_recover(struct store *s)
 	" signature, account_sid, usage_trigger_sid, date_fired,"	\
 	" recurring, usage_category, trigger_by, trigger_value,"	\
 	" current_value, usage_record_uri, duplicates, last_duplicate_at,"	\
-	" source"
+	" source, verified_by"
 
 static void
 read_callback(const PGresult *res, int i, struct callback_row *r, int all)
@@ -1344,9 +1351,10 @@ read_callback(const PGresult *res, int i, struct callback_row *r, int all)
 	r->duplicates = col_int(res, i, 17);
 	r->last_duplicate_at = col_int(res, i, 18);
 	r->source = col(res, i, 19, NULL);
+	r->verified_by = (int)col_int(res, i, 20);
 	if (all) {
-		r->headers = col(res, i, 20, NULL);
-		r->body = col(res, i, 21, &r->bodylen);
+		r->headers = col(res, i, 21, NULL);
+		r->body = col(res, i, 22, &r->bodylen);
 	}
 }
 

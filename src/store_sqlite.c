@@ -137,6 +137,9 @@ static const struct migration migrations[] = {
 	"  owner TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL"	/* ms since the epoch */
 	");" },
+	{ 7,
+	/* Which account token verified it: 1 primary, 2 secondary. */
+	"ALTER TABLE callbacks ADD COLUMN verified_by INTEGER;" },
 };
 
 #define NMIGRATIONS	(sizeof migrations / sizeof migrations[0])
@@ -204,9 +207,9 @@ static const char *const stmt_sql[ST_MAX] = {
 	    " uri, url, headers, body, remote, signature, account_sid,"
 	    " usage_trigger_sid, date_fired, recurring, usage_category,"
 	    " trigger_by, trigger_value, current_value, usage_record_uri,"
-	    " source, firing_key, fired_at)"
+	    " source, firing_key, fired_at, verified_by)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
 	    " ON CONFLICT DO NOTHING",
 	/* The row a claim ran into: by its token first, else its firing. */
 	[ST_CLAIM_HOLDER] =
@@ -880,6 +883,10 @@ insert_callback(struct store *s, const struct callback *cb, int64_t at,
 		rc |= sqlite3_bind_int64(st, 21, fired_at);
 	else
 		rc |= sqlite3_bind_null(st, 21);
+	if (cb->verified_by > 0)
+		rc |= sqlite3_bind_int(st, 22, cb->verified_by);
+	else
+		rc |= sqlite3_bind_null(st, 22);
 	if (rc != SQLITE_OK) {
 		set_dberr(s, "claim: binding");
 		sqlite3_reset(st);
@@ -1494,7 +1501,7 @@ grow(void *rows, size_t *cap, size_t n, size_t size)
 	" signature, account_sid, usage_trigger_sid, date_fired,"	\
 	" recurring, usage_category, trigger_by, trigger_value,"	\
 	" current_value, usage_record_uri, duplicates, last_duplicate_at,"\
-	" source"
+	" source, verified_by"
 
 /* Fill r from a row of CALLBACK_COLUMNS (and headers, body when all). */
 static void
@@ -1520,9 +1527,10 @@ read_callback(sqlite3_stmt *st, struct callback_row *r, int all)
 	r->duplicates = sqlite3_column_int64(st, 17);
 	r->last_duplicate_at = sqlite3_column_int64(st, 18);
 	r->source = column_opt(st, 19, NULL);
+	r->verified_by = sqlite3_column_int(st, 20);
 	if (all) {
-		r->headers = column_opt(st, 20, NULL);
-		r->body = column_opt(st, 21, &r->bodylen);
+		r->headers = column_opt(st, 21, NULL);
+		r->body = column_opt(st, 22, &r->bodylen);
 	}
 }
 

@@ -46,6 +46,9 @@ is "$(metric "usagehookd_callbacks_total{account=\"$UH_SID\",category=\"other\"}
 unlike "$(cat "$T/metrics")" "no-such-category" "... and never becomes a label of its own"
 is "$(metric 'usagehookd_verified_total{token="primary"}')" 6 "verified by the primary token: 6"
 is "$(metric 'usagehookd_verified_total{token="secondary"}')" 1 "verified by the secondary token: 1"
+like "$(ctl show m-sms-2nd)" "verified by +the secondary token" "show says which token verified"
+like "$(ctl show m-sms-1)" "verified by +the primary token" "... the primary for the others"
+like "$(ctl show m-sms-2nd --json)" '"verified_by": "secondary"' "show --json: verified_by"
 is "$(metric 'usagehookd_jobs_total{rule="works",outcome="done"}')" 4 "jobs by rule and outcome: 4 done"
 is "$(metric 'usagehookd_jobs_total{rule="breaks",outcome="failed"}')" 1 \
     "... a failed attempt"
