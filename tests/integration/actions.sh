@@ -41,19 +41,7 @@ SH
 chmod +x "$T/record.sh" "$T/fail.sh" "$T/slow.sh"
 
 # A CA, a certificate for 127.0.0.1 and one for another name.
-(
-	cd "$T" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=usagehookd-test-ca
-	for n in good:IP:127.0.0.1 bad:DNS:wrong.example; do
-		openssl req -newkey rsa:2048 -nodes -keyout "${n%%:*}.key" \
-		    -out "${n%%:*}.csr" -subj "/CN=${n#*:}"
-		printf 'subjectAltName=%s\n' "${n#*:}" >"${n%%:*}.ext"
-		openssl x509 -req -in "${n%%:*}.csr" -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -out "${n%%:*}.pem" -days 2 \
-		    -extfile "${n%%:*}.ext"
-	done
-) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+uh_certs good:IP:127.0.0.1 bad:DNS:wrong.example
 start_sink() {
 	# Its own output must not hold the caller's $(...) open.
 	"$SINK" -o "$T/$1.out" -p "$T/$1.port" "${@:2}" \

@@ -32,16 +32,7 @@ job_states() {
 }
 states_are() { [ "$(job_states "$1")" = "$2" ]; }
 
-(
-	cd "$T" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=usagehookd-test-ca
-	openssl req -newkey rsa:2048 -nodes -keyout good.key -out good.csr \
-	    -subj /CN=127.0.0.1
-	printf 'subjectAltName=IP:127.0.0.1\n' >good.ext
-	openssl x509 -req -in good.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out good.pem -days 2 -extfile good.ext
-) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+uh_certs good:IP:127.0.0.1
 
 # The fake: the parent's credentials, the subaccount's, 3 calls each in
 # progress, pages of 2 (so ending them takes two pages).

@@ -17,16 +17,7 @@ REQ=$T/api.log
 
 deletes() { if [ -f "$REQ" ]; then grep -c '^DELETE ' "$REQ"; else echo 0; fi; }
 
-(
-	cd "$T" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=usagehookd-test-ca
-	openssl req -newkey rsa:2048 -nodes -keyout good.key -out good.csr \
-	    -subj /CN=127.0.0.1
-	printf 'subjectAltName=IP:127.0.0.1\n' >good.ext
-	openssl x509 -req -in good.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out good.pem -days 2 -extfile good.ext
-) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+uh_certs good:IP:127.0.0.1
 "$FAKE" -o "$REQ" -p "$T/api.port" -c "$T/good.pem" -k "$T/good.key" \
     -a "$UH_SID" -u "$UH_SID:$UH_TOKEN" >>"$T/fake.err" 2>&1 </dev/null &
 uh_track "$!"

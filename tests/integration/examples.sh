@@ -28,16 +28,7 @@ mkdir -m 700 "$CREDENTIALS_DIRECTORY"
 printf '%s' "$UH_TOKEN" >"$CREDENTIALS_DIRECTORY/twilio-auth-token"
 printf '%s' "$UH_TOKEN2" >"$CREDENTIALS_DIRECTORY/twilio-sub-auth-token")
 
-(
-	cd "$T" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=usagehookd-test-ca
-	openssl req -newkey rsa:2048 -nodes -keyout good.key -out good.csr \
-	    -subj /CN=127.0.0.1
-	printf 'subjectAltName=IP:127.0.0.1\n' >good.ext
-	openssl x509 -req -in good.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out good.pem -days 2 -extfile good.ext
-) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+uh_certs good:IP:127.0.0.1
 
 "$SINK" -o "$T/sink.out" -p "$T/sink.port" -b >>"$T/sink.log" 2>&1 \
     </dev/null &

@@ -24,19 +24,7 @@ SID_RE='^UT[0-9a-f]{32}$'
 
 
 # A CA, a certificate for 127.0.0.1 and one for another name.
-(
-	cd "$T" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
-	    -days 2 -subj /CN=usagehookd-test-ca
-	for n in good:IP:127.0.0.1 bad:DNS:wrong.example; do
-		openssl req -newkey rsa:2048 -nodes -keyout "${n%%:*}.key" \
-		    -out "${n%%:*}.csr" -subj "/CN=${n#*:}"
-		printf 'subjectAltName=%s\n' "${n#*:}" >"${n%%:*}.ext"
-		openssl x509 -req -in "${n%%:*}.csr" -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -out "${n%%:*}.pem" -days 2 \
-		    -extfile "${n%%:*}.ext"
-	done
-) >"$T/openssl.log" 2>&1 || bail "openssl could not make test certificates"
+uh_certs good:IP:127.0.0.1 bad:DNS:wrong.example
 
 # start_fake NAME CERT-NAME: a fake API logging to $T/NAME.log, its port in
 # $T/NAME.port. Not in $(...): uh_track must run in this shell to kill it.
