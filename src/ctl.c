@@ -310,3 +310,55 @@ ctl_time_arg(const struct command *cmd, const char *option, const char *value,
 		    option, value);
 	return EXIT_OK;
 }
+
+int
+ctl_subcommand(const struct command *cmd, const char *group, int argc,
+    char **argv, const void *table, size_t n, size_t stride,
+    int (*help)(FILE *), struct command *sc, char *name, size_t namelen,
+    size_t *index)
+{
+	const char	*sub;
+	size_t		 i;
+
+	if (argc < 2) {
+		fprintf(stderr, "usagehookctl: %s: which one?\n", group);
+		return help(stderr);
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return help(stdout);
+	for (i = 0; i < n; i++) {
+		sub = *(const char *const *)(const void *)
+		    ((const char *)table + i * stride);
+		if (strcmp(argv[1], sub) == 0)
+			break;
+	}
+	if (i == n) {
+		fprintf(stderr, "usagehookctl: %s: unknown subcommand %s\n",
+		    group, argv[1]);
+		return help(stderr);
+	}
+	snprintf(name, namelen, "%s %s", group, argv[1]);
+	*sc = *cmd;
+	sc->name = name;
+	*index = i;
+	return EXIT_OK;
+}
+
+int
+ctl_sub_option(const struct command *sc, const struct option *longopts,
+    const char *allowed, int ch, char **argv)
+{
+	int	i;
+
+	if (ch == 'h')
+		return cmd_help(sc);
+	if (ch == ':' || ch == '?')
+		return bad_option(sc, ch, argv);
+	if (strchr(allowed, ch) == NULL) {
+		for (i = 0; longopts[i].val != ch; i++)
+			;
+		return cmd_usage(sc, "--%s is not an option of %s",
+		    longopts[i].name, sc->name);
+	}
+	return EXIT_OK;
+}

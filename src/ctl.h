@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 
 #include "signature.h"
@@ -65,6 +66,23 @@ int		 ctl_parse_duration(const char *, int64_t *ms);
  * space, without seconds or Z: always UTC), or a duration ago ("2h").
  */
 int		 ctl_parse_since(const char *, int64_t now_ms, int64_t *ms);
+/*
+ * A command with subcommands ("triggers list"): find argv[1] in table, n
+ * entries stride bytes apart, each starting with its name (const char *),
+ * and fill sc (named "group sub" in name) for messages. EXIT_OK with
+ * *index, or an exit code after help (printed by help) or an error.
+ */
+int		 ctl_subcommand(const struct command *, const char *group,
+		    int argc, char **argv, const void *table, size_t n,
+		    size_t stride, int (*help)(FILE *), struct command *sc,
+		    char *name, size_t namelen, size_t *index);
+/*
+ * An option ch (from getopt_long over longopts) of subcommand sc, which
+ * takes the option letters in allowed: EXIT_OK, or the usage error.
+ */
+int		 ctl_sub_option(const struct command *sc,
+		    const struct option *longopts, const char *allowed, int ch,
+		    char **argv);
 /* An option's time value (ctl_parse_since) into *ms, or a usage error. */
 int		 ctl_time_arg(const struct command *, const char *option,
 		    const char *value, int64_t *ms);

@@ -266,26 +266,13 @@ cmd_accounts(struct ctl *ctl, const struct command *cmd, int argc,
 	struct command		 sc;
 	struct aopts		 o;
 	char			 name[32];
-	int			 ch, i;
+	size_t			 k;
+	int			 ch, i, rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "usagehookctl: accounts: which one: list, "
-		    "suspend or activate?\n");
-		return accounts_help(stderr);
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		return accounts_help(stdout);
-	for (sub = subs; sub < subs + nitems(subs); sub++)
-		if (strcmp(argv[1], sub->name) == 0)
-			break;
-	if (sub == subs + nitems(subs)) {
-		fprintf(stderr, "usagehookctl: accounts: unknown subcommand "
-		    "%s\n", argv[1]);
-		return accounts_help(stderr);
-	}
-	snprintf(name, sizeof name, "accounts %s", sub->name);
-	sc = *cmd;
-	sc.name = name;
+	if ((rc = ctl_subcommand(cmd, "accounts", argc, argv, subs, nitems(subs),
+	    sizeof subs[0], accounts_help, &sc, name, sizeof name, &k)) != EXIT_OK)
+		return rc;
+	sub = &subs[k];
 	sc.usage = sub->usage;
 
 	memset(&o, 0, sizeof o);
@@ -293,16 +280,9 @@ cmd_accounts(struct ctl *ctl, const struct command *cmd, int argc,
 	argv++;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (ch == 'h')
-			return cmd_help(&sc);
-		if (ch == ':' || ch == '?')
-			return bad_option(&sc, ch, argv);
-		if (strchr(sub->opts, ch) == NULL) {
-			for (i = 0; longopts[i].val != ch; i++)
-				;
-			return cmd_usage(&sc, "--%s is not an option of %s",
-			    longopts[i].name, name);
-		}
+		if ((rc = ctl_sub_option(&sc, longopts, sub->opts, ch,
+		    argv)) != EXIT_OK)
+			return rc;
 		switch (ch) {
 		case 'e': o.end_calls = 1; break;
 		case 'a': o.api_base = optarg; break;

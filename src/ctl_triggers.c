@@ -665,26 +665,13 @@ cmd_triggers(struct ctl *ctl, const struct command *cmd, int argc,
 	struct command		 sc;
 	struct topts		 o;
 	char			 name[32];
-	int			 ch, i;
+	size_t			 k;
+	int			 ch, i, rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "usagehookctl: triggers: which one: list, "
-		    "fetch, create, update, delete, plan or apply?\n");
-		return triggers_help(stderr);
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		return triggers_help(stdout);
-	for (sub = subs; sub < subs + nitems(subs); sub++)
-		if (strcmp(argv[1], sub->name) == 0)
-			break;
-	if (sub == subs + nitems(subs)) {
-		fprintf(stderr, "usagehookctl: triggers: unknown subcommand "
-		    "%s\n", argv[1]);
-		return triggers_help(stderr);
-	}
-	snprintf(name, sizeof name, "triggers %s", sub->name);
-	sc = *cmd;
-	sc.name = name;
+	if ((rc = ctl_subcommand(cmd, "triggers", argc, argv, subs, nitems(subs),
+	    sizeof subs[0], triggers_help, &sc, name, sizeof name, &k)) != EXIT_OK)
+		return rc;
+	sub = &subs[k];
 	sc.usage = sub->usage;
 
 	memset(&o, 0, sizeof o);
@@ -692,16 +679,9 @@ cmd_triggers(struct ctl *ctl, const struct command *cmd, int argc,
 	argv++;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (ch == 'h')
-			return cmd_help(&sc);
-		if (ch == ':' || ch == '?')
-			return bad_option(&sc, ch, argv);
-		if (strchr(sub->opts, ch) == NULL) {
-			for (i = 0; longopts[i].val != ch; i++)
-				;
-			return cmd_usage(&sc, "--%s is not an option of %s",
-			    longopts[i].name, name);
-		}
+		if ((rc = ctl_sub_option(&sc, longopts, sub->opts, ch,
+		    argv)) != EXIT_OK)
+			return rc;
 		switch (ch) {
 		case 'c': o.category = optarg; break;
 		case 'r': o.recurring = optarg; break;
