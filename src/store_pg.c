@@ -1694,13 +1694,13 @@ pg_rejected_list(struct store *s, size_t limit,
 
 static const char *const stat_sql[] = {
 	[STAT_DAILY] =
-	    "SELECT to_char(to_timestamp(received_at / 1000) AT TIME ZONE"
+	    ("SELECT to_char(to_timestamp(received_at / 1000) AT TIME ZONE"
 	    " 'UTC', 'YYYY-MM-DD'), coalesce(usage_category, ''), count(*),"
 	    " coalesce(sum(duplicates), 0) FROM callbacks"
-	    " WHERE received_at >= $1 GROUP BY 1, 2 ORDER BY 1, 2",
+	    " WHERE received_at >= $1 GROUP BY 1, 2 ORDER BY 1, 2"),
 	[STAT_REJECTED] =
-	    "SELECT reason, '', count(*), 0 FROM rejected WHERE at >= $1"
-	    " GROUP BY 1 ORDER BY 3 DESC, 1",
+	    ("SELECT reason, '', count(*), 0 FROM rejected WHERE at >= $1"
+	    " GROUP BY 1 ORDER BY 3 DESC, 1"),
 	[STAT_JOBS] =
 	    "SELECT state, '', count(*), 0 FROM jobs GROUP BY 1 ORDER BY 1",
 };
