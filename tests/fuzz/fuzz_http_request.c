@@ -106,6 +106,7 @@ world_free(void)
 	server_free(server);
 	dispatcher_free(dispatcher);
 	store_close(store);
+	metrics_free(&metrics);
 }
 
 /* The temporary directory goes when libFuzzer exits normally. */

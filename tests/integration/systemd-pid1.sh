@@ -376,6 +376,16 @@ out=$(ns sh -c "test ! -e /var/log/usagehookd && test ! -e /var/lib/usagehookd &
 is "$?" 0 "the shipped sample passes README's check before the first start" ||
 	diag "$out"
 
+# A sanitized build (./dev test --sanitize): LeakSanitizer stops the
+# threads with ptrace at exit, which the unit's SystemCallFilter refuses,
+# so it would fail every stop; leaks are checked outside the sandbox.
+if [ "$MODE" != deb ] && grep -qa __asan_init "$R$uh_sbindir/usagehookd"; then
+	ns mkdir -p /etc/systemd/system/usagehookd.service.d
+	ns sh -c 'printf "[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n" \
+	    >/etc/systemd/system/usagehookd.service.d/sanitizer.conf'
+	sctl daemon-reload
+fi
+
 # Without the token file (the start then creates the directories, hence
 # after the check above): the start fails, and says it was the credential.
 ns mv /etc/usagehookd/twilio-auth-token /etc/usagehookd/token.away
