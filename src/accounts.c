@@ -151,15 +151,15 @@ list_in_progress(struct twilio *tw, const char *sid, char ***out,
 	struct jv	*doc = NULL;
 	const struct jv	*items;
 	const char	*next, *csid;
-	char		*target, **seen = NULL;
-	size_t		 nseen = 0, i;
+	struct pages	 pg = { NULL, 0 };
+	char		*target;
+	size_t		 i;
 	int		 status, rc = -1;
 
 	xasprintf(&target, API_ROOT "%s/Calls.json?Status=in-progress"
 	    "&PageSize=" CALLS_PAGE_SIZE, sid);
 	for (;;) {
-		seen = xreallocarray(seen, nseen + 1, sizeof *seen);
-		seen[nseen++] = target;
+		pages_add(&pg, target);
 		if (twilio_call(tw, "GET", target, NULL, &status, &doc,
 		    err) == -1) {
 			*permanent = is_permanent(status);
@@ -186,14 +186,8 @@ list_in_progress(struct twilio *tw, const char *sid, char ***out,
 			    "account's calls: %.200s", next);
 			goto done;
 		}
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], next) == 0)
-				break;
-		if (i < nseen || nseen == TWILIO_PAGES_MAX) {
-			xasprintf(err, "next_page_uri %.200s: %s", next,
-			    i < nseen ? "a page seen before" : "too many pages");
+		if (pages_next_ok(&pg, next, err) == -1)
 			goto done;
-		}
 		target = xstrdup(next);
 		jv_free(doc);
 		doc = NULL;
@@ -201,9 +195,7 @@ list_in_progress(struct twilio *tw, const char *sid, char ***out,
 	rc = 0;
 done:
 	jv_free(doc);
-	for (i = 0; i < nseen; i++)
-		free(seen[i]);
-	free(seen);
+	pages_free(&pg);
 	return rc;
 }
 

@@ -1577,15 +1577,42 @@ store_callback_rows_free(struct callback_row *rows, size_t n)
  * row down to since; the category and trigger filters are checked on the
  * rows it meets (no index of their own: each would cost every claim).
  */
+/*
+ * Every row of st (CALLBACK_COLUMNS, and headers and body when all) into
+ * allocated rows, then finalize st. 0, or -1 with what in the error.
+ */
+static int
+step_callbacks(struct store *s, sqlite3_stmt *st, int all, const char *what,
+    struct callback_row **rowsp, size_t *np)
+{
+	struct callback_row	*rows = NULL;
+	size_t			 n = 0, cap = 0;
+	int			 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows = grow(rows, &cap, n, sizeof *rows);
+		read_callback(st, &rows[n++], all);
+	}
+	if (rc != SQLITE_DONE) {
+		set_dberr(s, what);
+		sqlite3_finalize(st);
+		store_callback_rows_free(rows, n);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
 static int
 sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
     struct callback_row **rowsp, size_t *np)
 {
 	sqlite3_stmt		*st;
-	struct callback_row	*rows = NULL;
 	char			 sql[2048];
-	size_t			 n = 0, cap = 0, i;
-	int			 len, rc, b = 1;
+	size_t			 i;
+	int			 len, b = 1;
 
 	*rowsp = NULL;
 	*np = 0;
@@ -1633,20 +1660,7 @@ sqlite_callbacks_list(struct store *s, const struct callback_filter *flt,
 		bind_text(st, b++, flt->triggers[i]);
 	sqlite3_bind_int64(st, b, flt->limit > 0 ? (sqlite3_int64)flt->limit :
 	    -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rows = grow(rows, &cap, n, sizeof *rows);
-		read_callback(st, &rows[n++], 0);
-	}
-	if (rc != SQLITE_DONE) {
-		set_dberr(s, "listing callbacks");
-		sqlite3_finalize(st);
-		store_callback_rows_free(rows, n);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	*rowsp = rows;
-	*np = n;
-	return 0;
+	return step_callbacks(s, st, 0, "listing callbacks", rowsp, np);
 }
 
 /* 1 if s is all digits and short enough to be a row id. */
@@ -2238,9 +2252,6 @@ sqlite_callbacks_page(struct store *s, int64_t after, size_t limit,
     struct callback_row **rowsp, size_t *np)
 {
 	sqlite3_stmt		*st;
-	struct callback_row	*rows = NULL;
-	size_t			 n = 0, cap = 0;
-	int			 rc;
 
 	*rowsp = NULL;
 	*np = 0;
@@ -2250,20 +2261,7 @@ sqlite_callbacks_page(struct store *s, int64_t after, size_t limit,
 		return -1;
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rows = grow(rows, &cap, n, sizeof *rows);
-		read_callback(st, &rows[n++], 1);
-	}
-	if (rc != SQLITE_DONE) {
-		set_dberr(s, "reading callbacks");
-		sqlite3_finalize(st);
-		store_callback_rows_free(rows, n);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	*rowsp = rows;
-	*np = n;
-	return 0;
+	return step_callbacks(s, st, 1, "reading callbacks", rowsp, np);
 }
 
 /* copy-db writes into PostgreSQL only. */

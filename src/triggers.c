@@ -697,6 +697,41 @@ page_ok(const struct twilio *tw, const char *uri)
 	return ok;
 }
 
+void
+pages_add(struct pages *pg, char *target)
+{
+	pg->seen = xreallocarray(pg->seen, pg->n + 1, sizeof *pg->seen);
+	pg->seen[pg->n++] = target;
+}
+
+int
+pages_next_ok(const struct pages *pg, const char *next, char **err)
+{
+	size_t	i;
+
+	for (i = 0; i < pg->n; i++)
+		if (strcmp(pg->seen[i], next) == 0)
+			break;
+	if (i < pg->n || pg->n == TWILIO_PAGES_MAX) {
+		seterr(err, "next_page_uri %.200s: %s", next, i < pg->n ?
+		    "a page seen before" : "too many pages");
+		return -1;
+	}
+	return 0;
+}
+
+void
+pages_free(struct pages *pg)
+{
+	size_t	i;
+
+	for (i = 0; i < pg->n; i++)
+		free(pg->seen[i]);
+	free(pg->seen);
+	pg->seen = NULL;
+	pg->n = 0;
+}
+
 int
 twilio_list(struct twilio *tw, const char *category, const char *recurring,
     const char *trigger_by, struct ut_list *out, char **err)
@@ -706,8 +741,9 @@ twilio_list(struct twilio *tw, const char *category, const char *recurring,
 	struct jv	*doc = NULL;
 	const struct jv	*items;
 	const char	*next;
-	char		*base, *qs, *target, **seen = NULL;
-	size_t		 nseen = 0, i, cap = 0;
+	struct pages	 pg = { NULL, 0 };
+	char		*base, *qs, *target;
+	size_t		 i, cap = 0;
 	int		 attempts, rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -721,8 +757,7 @@ twilio_list(struct twilio *tw, const char *category, const char *recurring,
 	free(qs);
 	params_free(&q);
 	for (;;) {
-		seen = xreallocarray(seen, nseen + 1, sizeof *seen);
-		seen[nseen++] = target;
+		pages_add(&pg, target);
 		if (request(tw, EVHTTP_REQ_GET, target, NULL, &ans, &attempts,
 		    err) == -1)
 			goto done;
@@ -764,14 +799,8 @@ twilio_list(struct twilio *tw, const char *category, const char *recurring,
 			    "account's triggers: %.200s", next);
 			goto done;
 		}
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], next) == 0)
-				break;
-		if (i < nseen || nseen == TWILIO_PAGES_MAX) {
-			seterr(err, "next_page_uri %.200s: %s", next, i < nseen ?
-			    "a page seen before" : "too many pages");
+		if (pages_next_ok(&pg, next, err) == -1)
 			goto done;
-		}
 		target = xstrdup(next);
 		jv_free(doc);
 		doc = NULL;
@@ -783,9 +812,7 @@ done:
 		one_line(*err);
 	}
 	jv_free(doc);
-	for (i = 0; i < nseen; i++)
-		free(seen[i]);
-	free(seen);
+	pages_free(&pg);
 	return rc;
 }
 
@@ -1332,8 +1359,9 @@ twilio_usage_records(struct twilio *tw, const char *period,
 	struct jv	*doc = NULL;
 	const struct jv	*items;
 	const char	*next, *c;
-	char		*qs, *target, *prefix, **seen = NULL;
-	size_t		 nseen = 0, i, cap = 0;
+	struct pages	 pg = { NULL, 0 };
+	char		*qs, *target, *prefix;
+	size_t		 i, cap = 0;
 	int		 attempts, rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -1348,8 +1376,7 @@ twilio_usage_records(struct twilio *tw, const char *period,
 	    period, qs);
 	free(qs);
 	for (;;) {
-		seen = xreallocarray(seen, nseen + 1, sizeof *seen);
-		seen[nseen++] = target;
+		pages_add(&pg, target);
 		if (request(tw, EVHTTP_REQ_GET, target, NULL, &ans, &attempts,
 		    err) == -1)
 			goto done;
@@ -1397,14 +1424,8 @@ twilio_usage_records(struct twilio *tw, const char *period,
 			    "account's usage records: %.200s", next);
 			goto done;
 		}
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i], next) == 0)
-				break;
-		if (i < nseen || nseen == TWILIO_PAGES_MAX) {
-			seterr(err, "next_page_uri %.200s: %s", next, i < nseen ?
-			    "a page seen before" : "too many pages");
+		if (pages_next_ok(&pg, next, err) == -1)
 			goto done;
-		}
 		target = xstrdup(next);
 		jv_free(doc);
 		doc = NULL;
@@ -1416,9 +1437,7 @@ done:
 		one_line(*err);
 	}
 	jv_free(doc);
-	for (i = 0; i < nseen; i++)
-		free(seen[i]);
-	free(seen);
+	pages_free(&pg);
 	free(prefix);
 	return rc;
 }

@@ -68,6 +68,18 @@ struct ut_change {
 
 struct twilio;
 
+/* The pages of one list walked so far: each once, TWILIO_PAGES_MAX at most. */
+struct pages {
+	char	**seen;
+	size_t	  n;
+};
+/* target is the next page to fetch; the walk owns it from now on. */
+void		 pages_add(struct pages *, char *target);
+/* 0 if next_page_uri next may be fetched, else -1 with an allocated *err. */
+int		 pages_next_ok(const struct pages *, const char *next,
+		    char **err);
+void		 pages_free(struct pages *);
+
 /*
  * A client for the triggers of account at base ("https://host[:port]"),
  * the server's certificate verified against ca_file (NULL: the system CA
