@@ -37,6 +37,7 @@ struct tail {
 	size_t		 njobs;
 	int		 json;
 	int		 primed;	/* after the first poll */
+	int64_t		 start;		/* --since: changes after it are news */
 };
 
 static volatile sig_atomic_t	tail_stop;
@@ -183,7 +184,10 @@ poll_callbacks(struct tail *t, struct store *s, int64_t *since, int first)
 	return 0;
 }
 
-/* Jobs that are new or changed state or attempts; -1 on error. */
+/*
+ * Jobs that are new or changed state or attempts; at the first poll those
+ * changed since --since (a job may have run before tail looked). -1 on error.
+ */
 static int
 poll_jobs(struct tail *t, struct store *s)
 {
@@ -200,9 +204,10 @@ poll_jobs(struct tail *t, struct store *s)
 		for (k = 0; k < t->njobs; k++)
 			if (t->jobs[k].id == rows[i].id)
 				break;
-		if (t->primed && (k == t->njobs ||
+		if (t->primed ? (k == t->njobs ||
 		    strcmp(t->jobs[k].state, rows[i].state) != 0 ||
-		    t->jobs[k].attempts != rows[i].attempts))
+		    t->jobs[k].attempts != rows[i].attempts) :
+		    rows[i].updated_at >= t->start)
 			print_job_line(t, &rows[i]);
 		if (nnext < TAIL_JOBS) {
 			next[nnext].id = rows[i].id;
@@ -262,7 +267,8 @@ cmd_tail(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Callbacks since --since are news; job changes only from now on. */
+	/* Callbacks and job changes since --since are news. */
+	t.start = since;
 	while (!tail_stop) {
 		if (poll_callbacks(&t, s, &since, !t.primed) == -1 ||
 		    poll_jobs(&t, s) == -1) {

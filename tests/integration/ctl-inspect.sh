@@ -206,7 +206,7 @@ is "$rc" 2 "jobs --state with an unknown state: exit 2"
 is "$(lines "$T/fail.out")" 1 "retry: the failing action ran once"
 c retry "$dead"
 is "$rc:$(cat "$T/out")" "0:job $dead queued" "retry a dead job: queued"
-wait_for 10 test "$(lines "$T/fail.out")" -ge 2
+wait_for 10 eval '[ "$(lines "$T/fail.out")" -ge 2 ]'
 is "$(lines "$T/fail.out")" 2 "retry: the daemon ran it again"
 is "$(sql_eventually "SELECT state || ' ' || attempts FROM jobs WHERE id = $dead" "dead 1")" \
     "dead 1" "retry: attempts were reset (1 of max 1 again), dead again"
@@ -216,7 +216,7 @@ c retry "$dead" "$done_id" --json
 is "$rc" 1 "retry --json with one job that cannot be retried: exit 1"
 is "$(json "$T/out" '$[0].queued'):$(json "$T/out" '$[1].queued'):$(json "$T/out" '$[1].state')" \
     "1:0:done" "retry --json: what happened to each job"
-wait_for 10 test "$(lines "$T/fail.out")" -ge 3
+wait_for 10 eval '[ "$(lines "$T/fail.out")" -ge 3 ]'
 is "$(lines "$T/fail.out")" 3 "retry: the daemon ran it a third time"
 is "$(sql_eventually "SELECT state FROM jobs WHERE id = $dead" dead)" dead "retry: and it is dead again"
 c retry "$done_id"

@@ -52,7 +52,7 @@ like "$(cat "$T/loadgen.out")" "sent=$N answered=$N ok=$N " "all $N callbacks an
 ok "the files were rotated under load ($rotations times)" test "$rotations" -ge 2
 is "$(cat "$T/logrotate.err" 2>/dev/null)" "" "logrotate said nothing wrong"
 
-wait_for 60 test "$(count)" -ge "$N"
+wait_for 60 eval '[ "$(count)" -ge "$N" ]'
 is "$(count)" "$N" "$N records in the current and rotated files together"
 is "$(all_lines | grep -o "\"IdempotencyToken\": *\"lr-$$-[0-9]*\"" | sort -u | wc -l)" "$N" \
     "each callback's record is there exactly once"

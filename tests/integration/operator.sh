@@ -69,7 +69,8 @@ like "$(grep 'listen changed' "$UH_LOG")" "still listening on $UH_LISTEN" \
     "... naming the address still in use"
 cp "$T/running.yaml" "$UH_CONF"
 kill -HUP "$UH_PID"
-wait_for 10 test "$(grep -c 'reloaded ' "$UH_LOG")" -ge 2
+nreloaded() { grep -c 'reloaded ' "$UH_LOG"; }
+wait_for 10 eval '[ "$(nreloaded)" -ge 2 ]'
 is "$(grep -c 'reloaded ' "$UH_LOG")" 2 "the second reload is done"
 is "$(grep -c 'listen changed' "$UH_LOG")" 1 \
     "reload: listen set back to the running address is not reported"
@@ -146,16 +147,17 @@ uh_start
 uh_send IdempotencyToken=op-dead-1 UsageCategory=sms >/dev/null
 uh_send IdempotencyToken=op-dead-2 UsageCategory=sms >/dev/null
 ndead() { ctl jobs --dead --json | grep -c '"id"'; }
-wait_for 30 test "$(ndead)" -ge 4
+wait_for 30 eval '[ "$(ndead)" -ge 4 ]'
 is "$(ndead)" 4 "four dead jobs (two callbacks, two rules, one attempt each)"
 touch "$T/fixed"
 out=$(ctl retry --all-dead --rule first)
 is "$(printf '%s\n' "$out" | grep -c ' queued$')" 2 "retry --all-dead --rule first queues that rule's two"
-wait_for 30 test "$(grep -c first "$T/retried" 2>/dev/null)" -ge 2
+nretried() { grep -c "$1" "$T/retried" 2>/dev/null; }
+wait_for 30 eval '[ "$(nretried first)" -ge 2 ]'
 is "$(ndead)" 2 "... and leaves the other rule's dead"
 out=$(ctl retry --all-dead)
 is "$(printf '%s\n' "$out" | grep -c ' queued$')" 2 "retry --all-dead queues the rest"
-wait_for 30 test "$(grep -c second "$T/retried" 2>/dev/null)" -ge 2
+wait_for 30 eval '[ "$(nretried second)" -ge 2 ]'
 is "$(ndead)" 0 "no dead job is left"
 is "$(ctl retry --all-dead)" "no dead job" "retry --all-dead with none: says so"
 ctl retry --all-dead 12 >/dev/null 2>&1
@@ -166,7 +168,7 @@ is "$?" 2 "retry --all-dead with ids: a usage error"
 # --since the next whole second, so what came before is not news however
 # late the tails start.
 t0=$(($(date +%s) + 1))
-wait_for 5 test "$(date +%s)" -ge "$t0"
+wait_for 5 eval '[ "$(date +%s)" -ge "$t0" ]'
 since=$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)
 timeout 60 "$UH_CTL" -c "$UH_CONF" tail --json --since "$since" >"$T/tail.json" 2>"$T/tail.err" &
 tailpid=$!
@@ -176,8 +178,10 @@ tailpid2=$!
 uh_track "$tailpid2"
 rm -f "$T/fixed"
 uh_send IdempotencyToken=op-tail-1 UsageCategory=sms >/dev/null
-wait_for 30 test "$(grep -c '"type": "job"' "$T/tail.json")" -ge 2
-wait_for 10 grep -q ' dead ' "$T/tail.txt"
+# Both jobs dead, whether tail saw them go or found them dead (--since).
+ntaildead() { grep -c '"type": "job".*"state": "dead"' "$T/tail.json"; }
+wait_for 60 eval '[ "$(ntaildead)" -ge 2 ]'
+wait_for 30 grep -q ' dead ' "$T/tail.txt"
 pkill -TERM -P "$tailpid"
 wait "$tailpid"
 is "$?" 0 "tail ends with 0 on SIGTERM"
@@ -185,7 +189,7 @@ pkill -TERM -P "$tailpid2"
 wait "$tailpid2"
 like "$(grep '"type": "callback"' "$T/tail.json")" '"idempotency_token": "op-tail-1"' \
     "tail --json: the new callback, on one line"
-is "$(grep -c '"type": "job".*"state": "dead"' "$T/tail.json")" 2 \
+is "$(ntaildead)" 2 \
     "tail --json: both of its jobs going dead"
 is "$(grep -vc '^{.*}$' "$T/tail.json")" 0 "tail --json: one whole object a line"
 like "$(cat "$T/tail.txt")" "callback [0-9]+ $UH_SID sms .*IdempotencyToken=op-tail-1" \
