@@ -737,14 +737,13 @@ twilio_list(struct twilio *tw, const char *category, const char *recurring,
     const char *trigger_by, struct ut_list *out, char **err)
 {
 	struct params	 q = { NULL, 0, 0, NULL };
-	struct answer	 ans;
 	struct jv	*doc = NULL;
 	const struct jv	*items;
 	const char	*next;
 	struct pages	 pg = { NULL, 0 };
 	char		*base, *qs, *target;
 	size_t		 i, cap = 0;
-	int		 attempts, rc = -1;
+	int		 status, rc = -1;
 
 	memset(out, 0, sizeof *out);
 	form_add(&q, "UsageCategory", category);
@@ -758,17 +757,8 @@ twilio_list(struct twilio *tw, const char *category, const char *recurring,
 	params_free(&q);
 	for (;;) {
 		pages_add(&pg, target);
-		if (request(tw, EVHTTP_REQ_GET, target, NULL, &ans, &attempts,
+		if (twilio_call(tw, "GET", target, NULL, &status, &doc,
 		    err) == -1)
-			goto done;
-		if (ans.status < 200 || ans.status > 299) {
-			answer_error(&ans, attempts, err);
-			answer_free(&ans);
-			goto done;
-		}
-		doc = answer_json(&ans, err);
-		answer_free(&ans);
-		if (doc == NULL)
 			goto done;
 		if ((items = jv_get(doc, "usage_triggers")) == NULL ||
 		    items->type != JV_ARRAY) {
@@ -1355,14 +1345,13 @@ twilio_usage_records(struct twilio *tw, const char *period,
     struct usage_records *out, char **err)
 {
 	struct params	 q = { NULL, 0, 0, NULL };
-	struct answer	 ans;
 	struct jv	*doc = NULL;
 	const struct jv	*items;
 	const char	*next, *c;
 	struct pages	 pg = { NULL, 0 };
 	char		*qs, *target, *prefix;
 	size_t		 i, cap = 0;
-	int		 attempts, rc = -1;
+	int		 status, rc = -1;
 
 	memset(out, 0, sizeof *out);
 	form_add(&q, "Category", category);
@@ -1377,17 +1366,8 @@ twilio_usage_records(struct twilio *tw, const char *period,
 	free(qs);
 	for (;;) {
 		pages_add(&pg, target);
-		if (request(tw, EVHTTP_REQ_GET, target, NULL, &ans, &attempts,
+		if (twilio_call(tw, "GET", target, NULL, &status, &doc,
 		    err) == -1)
-			goto done;
-		if (ans.status < 200 || ans.status > 299) {
-			answer_error(&ans, attempts, err);
-			answer_free(&ans);
-			goto done;
-		}
-		doc = answer_json(&ans, err);
-		answer_free(&ans);
-		if (doc == NULL)
 			goto done;
 		if ((items = jv_get(doc, "usage_records")) == NULL ||
 		    items->type != JV_ARRAY) {
