@@ -42,8 +42,15 @@ struct commit_req {
 	char			 error[160];	/* out: why it failed, or "" */
 	void			(*done)(struct commit_req *, void *);
 	void			*arg;
+	/*
+	 * If set, called on the writer's side once the request is durable
+	 * (or failed), before done: one whole log line into buf (at most
+	 * len, LOG_LINE_MAX), its length. A batch's lines go out in one
+	 * write(2), and only for what is decided: the line is the truth.
+	 */
+	size_t			(*line)(struct commit_req *, char *, size_t);
 	struct commit_req	*next;
-	/* Set by the writer on the first request of each batch. */
+	/* Set by the writer on the first request of each batch (BEGIN to durable). */
 	size_t			 batch_n;
 	double			 batch_seconds;
 };

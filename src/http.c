@@ -641,17 +641,46 @@ build_jobs(const struct config *conf, const struct params *params,
 	return 0;
 }
 
+/* Milliseconds from start to now (CLOCK_MONOTONIC). */
+static double
+ms_since(const struct timespec *start)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1e3 +
+	    (now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/*
+ * The callback's log line, on the writer's side once its batch is durable
+ * (or failed): its answer and the time from its arrival until then.
+ */
+static size_t
+claim_line(struct commit_req *creq, char *buf, size_t len)
+{
+	struct pending	*p = creq->arg;
+	char		 tok[TOKEN_MAX + 1], u[256];
+	int		 status;
+
+	status = creq->result == CLAIM_NEW ||
+	    creq->result == CLAIM_DUPLICATE ? 200 : 503;
+	/* The path only: for GET-style methods the query repeats the token. */
+	return log_format_info(buf, len,
+	    "%s %.*s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
+	    (int)strcspn(printable(p->cb->uri, u, sizeof u), "?"), u, status,
+	    creq->result == CLAIM_DUPLICATE ? " duplicate" : "",
+	    printable(p->cb->f.idempotency_token, tok, sizeof tok),
+	    ms_since(&p->start));
+}
+
 /* The writer committed (or failed) this callback: answer Twilio. */
 static void
 claim_done(struct commit_req *creq, void *arg)
 {
 	struct pending	*p = arg;
 	struct server	*srv = p->srv;
-	struct timespec	 end;
-	char		 tok[TOKEN_MAX + 1], u[256];
 	const char	*cat;
-	double		 ms;
-	int		 status = 200;
 
 	switch (creq->result) {
 	case CLAIM_NEW:
@@ -671,21 +700,12 @@ claim_done(struct commit_req *creq, void *arg)
 		reply(p->req, 200, "OK", "OK\n", "X-Usagehook-Duplicate", "1");
 		break;
 	default:
-		status = 503;
 		srv->metrics->unavailable++;
 		reply(p->req, 503, "Service Unavailable",
 		    "database not writable; retry later\n", "Retry-After", "1");
 		break;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	ms = (end.tv_sec - p->start.tv_sec) * 1e3 +
-	    (end.tv_nsec - p->start.tv_nsec) / 1e6;
-	metrics_request(srv->metrics, ms / 1e3);
-	/* The path only: for GET-style methods the query repeats the token. */
-	log_info("%s %.*s %d%s IdempotencyToken=%s %.1fms", p->cb->method,
-	    (int)strcspn(printable(p->cb->uri, u, sizeof u), "?"), u, status,
-	    creq->result == CLAIM_DUPLICATE ? " duplicate" : "",
-	    printable(p->cb->f.idempotency_token, tok, sizeof tok), ms);
+	metrics_request(srv->metrics, ms_since(&p->start) / 1e3);
 	srv->inflight--;
 	callback_free(p->cb);
 	free(p->jobs);
@@ -872,6 +892,7 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	p->creq.jobs = p->jobs;
 	p->creq.njobs = p->njobs;
 	p->creq.done = claim_done;
+	p->creq.line = claim_line;
 	p->creq.arg = p;
 	srv->inflight++;
 	committer_submit(srv->committer, &p->creq);

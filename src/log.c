@@ -82,29 +82,84 @@ stamp(char *buf, size_t len)
 	return buf;
 }
 
-/* One line to stderr in one write(2), so threads and readers see it whole. */
-static void __attribute__((format(printf, 2, 0)))
-log_vline(int pri, const char *fmt, va_list ap, const char *suffix)
+/*
+ * One whole line, its prefix and the newline, into line (at most len
+ * bytes, len > 1); its length. The caller holds log_lock (stamp()).
+ */
+static size_t __attribute__((format(printf, 4, 0)))
+log_vformat(char *line, size_t len, int pri, const char *fmt, va_list ap,
+    const char *suffix)
 {
-	char	 msg[4096], line[4400], when[48];
+	char	 msg[4096], when[48];
 	int	 n;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	pthread_mutex_lock(&log_lock);
 	if (log_journal)
-		n = snprintf(line, sizeof line - 1, "<%d>%s%s%s", pri, msg,
+		n = snprintf(line, len - 1, "<%d>%s%s%s", pri, msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
 	else
-		n = snprintf(line, sizeof line - 1, "%s %s: %s%s%s",
+		n = snprintf(line, len - 1, "%s %s: %s%s%s",
 		    stamp(when, sizeof when), log_name, msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
 	if (n < 0)
 		n = 0;
-	if ((size_t)n > sizeof line - 2)
-		n = sizeof line - 2;
+	if ((size_t)n > len - 2)
+		n = len - 2;
 	line[n++] = '\n';
-	/* A log that cannot be written has nowhere to say so. */
-	(void)!write(STDERR_FILENO, line, n);
+	return n;
+}
+
+/* All of buf to stderr; a log that cannot be written has nowhere to say so. */
+static void
+log_out(const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(STDERR_FILENO, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= n;
+	}
+}
+
+/* One line to stderr in one write(2), so threads and readers see it whole. */
+static void __attribute__((format(printf, 2, 0)))
+log_vline(int pri, const char *fmt, va_list ap, const char *suffix)
+{
+	char	line[LOG_LINE_MAX];
+	size_t	n;
+
+	pthread_mutex_lock(&log_lock);
+	n = log_vformat(line, sizeof line, pri, fmt, ap, suffix);
+	log_out(line, n);
+	pthread_mutex_unlock(&log_lock);
+}
+
+size_t
+log_format_info(char *line, size_t len, const char *fmt, ...)
+{
+	va_list	ap;
+	size_t	n;
+
+	va_start(ap, fmt);
+	pthread_mutex_lock(&log_lock);
+	n = log_vformat(line, len, LOG_INFO, fmt, ap, NULL);
+	pthread_mutex_unlock(&log_lock);
+	va_end(ap);
+	return n;
+}
+
+void
+log_write_lines(const char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&log_lock);
+	log_out(buf, len);
 	pthread_mutex_unlock(&log_lock);
 }
 
