@@ -29,8 +29,11 @@ mk_config
 # sync, shows at once.
 REAL_D=$UH_D
 UH_D=$T/traced-usagehookd
+# LeakSanitizer cannot stop the world under another tracer.
 cat >"$UH_D" <<EOF
 #!/bin/sh
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0"
+export ASAN_OPTIONS
 exec "$STRACE" -f -tt -T -y -x -s 8192 -o "$T/trace" \\
     -e trace=pwrite64,fdatasync,fsync,read,readv,write,writev,sendmsg \\
     -e inject=fdatasync:delay_enter=10000 \\
