@@ -196,7 +196,7 @@ END {
 	printf "replies=%d bad=%d noreq=%d commits=%d walwrites=%d syncs=%d overlap=%d\n",
 	    replies, bad, noreq, ncommits, walwrites, s_n, overlap
 }' "$T/trace" >"$T/check" 2>"$T/check.err"
-diag "$(cat "$T/check")"
+diag "$(cat "$T/check") (trace: $(wc -l <"$T/trace") lines, $(grep -c -- "-wal>" "$T/trace") on the WAL)"
 [ -s "$T/check.err" ] && diag "$(cat "$T/check.err")"
 field() { tr ' ' '\n' <"$T/check" | sed -n "s/^$1=//p"; }
 is "$(field replies)" "$COUNT" "every 200 in the trace was matched to its request"
