@@ -45,6 +45,7 @@ uh_start
 TRACER=$UH_PID
 wait_for 10 eval 'UH_PID=$(pgrep -P "$TRACER") && [ -n "$UH_PID" ]' ||
     bail "no daemon under strace $TRACER"
+uh_track "$UH_PID"	# a killed strace leaves its tracee running
 
 "$LOADGEN" -a "unix:$UH_SOCK" -k "$T/token" -p so -c 16 -n "$COUNT" \
     -o "$T/results" >"$T/loadgen.out" 2>"$T/loadgen.err"
