@@ -106,13 +106,14 @@ apply(struct store *st, struct commit_req *r)
 
 /* Mark every request of a failed batch as failed, saying why. */
 static void
-fail_batch(struct store *st, struct commit_req *batch)
+fail_all(struct commit_req *batch, const char *why)
 {
 	struct commit_req	*r;
 
 	for (r = batch; r != NULL; r = r->next) {
 		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
-		snprintf(r->error, sizeof r->error, "%s", store_errmsg(st));
+		snprintf(r->error, sizeof r->error, "%.*s",
+		    (int)sizeof r->error - 1, why);
 	}
 }
 
@@ -172,7 +173,7 @@ commit_batch(struct committer *c, struct commit_req *batch)
 
 	if (store_begin(st) == -1) {
 		batch_failed(c, "BEGIN: ");
-		fail_batch(st, batch);
+		fail_all(batch, store_errmsg(st));
 		return;
 	}
 	if (apply_claims(st, batch, c->items) == -1) {
@@ -194,7 +195,7 @@ commit_batch(struct committer *c, struct commit_req *batch)
 	}
 	if (failed) {
 		/* SQLite may have rolled back already; ROLLBACK is harmless. */
-		fail_batch(st, batch);
+		fail_all(batch, store_errmsg(st));
 		store_rollback(st);
 	} else if (c->failures > 0) {
 		log_info("database: writes succeed again after %zu failed "
@@ -234,19 +235,6 @@ finish(struct committer *c, struct commit_req *first, struct commit_req *last)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Fail a batch without touching the database: a sync failed before. */
-static void
-refuse_batch(struct committer *c, struct commit_req *batch)
-{
-	struct commit_req	*r;
-
-	for (r = batch; r != NULL; r = r->next) {
-		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
-		snprintf(r->error, sizeof r->error, "%.*s",
-		    (int)sizeof r->error - 1, c->broken);
-	}
-}
-
 /* The writer thread: take what has queued up, commit it as one batch. */
 static void *
 writer(void *arg)
@@ -276,7 +264,7 @@ writer(void *arg)
 		batch->batch_n = n;
 		batch->batch_seconds = now_seconds();	/* finish() subtracts */
 		if (broken)
-			refuse_batch(c, batch);
+			fail_all(batch, c->broken);	/* a sync failed before */
 		else
 			commit_batch(c, batch);
 
@@ -330,7 +318,7 @@ static void *
 syncer(void *arg)
 {
 	struct committer	*c = arg;
-	struct commit_req	*first, *last, *r;
+	struct commit_req	*first, *last;
 	struct stat		 sb;
 	char			 why[128];
 	int			 failed;
@@ -364,11 +352,7 @@ syncer(void *arg)
 				log_warnx("database: %s", c->broken);
 			}
 			pthread_mutex_unlock(&c->lock);
-			for (r = first; r != NULL; r = r->next) {
-				r->result = r->kind == COMMIT_CLAIM ?
-				    CLAIM_ERROR : -1;
-				snprintf(r->error, sizeof r->error, "%s", why);
-			}
+			fail_all(first, why);
 		}
 		finish(c, first, last);
 		pthread_mutex_lock(&c->lock);
