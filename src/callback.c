@@ -443,11 +443,12 @@ callback_validate(struct callback *cb)
 			    u->name, count[k]);
 			return msg;
 		}
-		quote_value(quoted, sizeof quoted, v);
+		/* Quoted only for a message: this runs for every callback. */
 		switch (u->check) {
 		case CHECK_SID:
 			if (sid_valid(v, u->sid_prefix))
 				continue;
+			quote_value(quoted, sizeof quoted, v);
 			snprintf(msg, sizeof msg,
 			    "%s '%s' is not %s followed by %d hex digits",
 			    u->name, quoted, u->sid_prefix, SID_HEX);
@@ -456,12 +457,14 @@ callback_validate(struct callback *cb)
 			if (word_valid(v, u->words))
 				continue;
 			words_list(list, sizeof list, u->words);
+			quote_value(quoted, sizeof quoted, v);
 			snprintf(msg, sizeof msg, "%s '%s' is not %s",
 			    u->name, quoted, list);
 			return msg;
 		case CHECK_NUMBER:
 			if (number_valid(v))
 				continue;
+			quote_value(quoted, sizeof quoted, v);
 			snprintf(msg, sizeof msg, "%s '%s' is not a number",
 			    u->name, quoted);
 			return msg;

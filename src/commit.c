@@ -40,7 +40,7 @@ struct committer {
 	pthread_t		 sync_thread;
 	int			 sync_fd;	/* -1: COMMIT is durable itself */
 	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;		/* writer: work to take */
+	pthread_cond_t		 cond;		/* writer: work, or room */
 	pthread_cond_t		 sync_cond;	/* syncer: batches or stop */
 	struct reqlist		 queue;		/* submitted, not yet taken */
 	struct reqlist		 unsynced;	/* committed, not yet durable */
@@ -246,7 +246,13 @@ writer(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (c->queue.head == NULL && !c->stopping)
+		/*
+		 * At most one committed batch waits for the next sync: while
+		 * it waits, callbacks gather for a bigger batch instead of
+		 * costing a commit each (the sync would not come sooner).
+		 */
+		while ((c->queue.head == NULL && !c->stopping) ||
+		    c->unsynced.head != NULL)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (c->queue.head == NULL)
 			break;
@@ -332,6 +338,7 @@ syncer(void *arg)
 		first = c->unsynced.head;
 		last = c->unsynced.tail;
 		c->unsynced.head = c->unsynced.tail = NULL;
+		pthread_cond_signal(&c->cond);	/* the writer may commit */
 		pthread_mutex_unlock(&c->lock);
 
 		failed = 0;

@@ -136,6 +136,22 @@ series_find(struct metrics_labelled *l, const char *a, const char *b)
 	return NULL;
 }
 
+/*
+ * A label value as the key of its series: cut as stored, so a long value
+ * always finds its series; "-" for none. (Not snprintf: once a callback.)
+ */
+static void
+label_key(char *k, const char *v)
+{
+	size_t	n;
+
+	if (v == NULL || *v == '\0')
+		v = "-";
+	n = strnlen(v, METRICS_LABEL_MAX - 1);
+	memcpy(k, v, n);
+	k[n] = '\0';
+}
+
 void
 metrics_count(struct metrics_labelled *l, const char *a, const char *b)
 {
@@ -145,9 +161,8 @@ metrics_count(struct metrics_labelled *l, const char *a, const char *b)
 	if (l->slot == NULL && (l->slot = calloc(METRICS_SERIES_SLOTS,
 	    sizeof *l->slot)) == NULL)
 		return;
-	/* Cut as stored, so a long value always finds its series. */
-	snprintf(ka, sizeof ka, "%s", a != NULL && *a != '\0' ? a : "-");
-	snprintf(kb, sizeof kb, "%s", b != NULL && *b != '\0' ? b : "-");
+	label_key(ka, a);
+	label_key(kb, b);
 	if ((s = series_find(l, ka, kb)) == NULL)
 		return;
 	if (s->a[0] == '\0') {
