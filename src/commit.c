@@ -1,19 +1,10 @@
-/*
- * commit.c: group commit: a writer thread batches claims into transactions,
- * and with SQLite a syncer thread makes each batch durable while the writer
- * already commits the next one.
- */
+/* commit.c: group commit: a writer thread batches claims into transactions. */
 #include "config-sys.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -37,17 +28,11 @@ struct committer {
 	commit_stats_fn		 stats;
 	void			*stats_arg;
 	pthread_t		 thread;
-	pthread_t		 sync_thread;
-	int			 sync_fd;	/* -1: COMMIT is durable itself */
 	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;		/* writer: work, or room */
-	pthread_cond_t		 sync_cond;	/* syncer: batches or stop */
+	pthread_cond_t		 cond;
 	struct reqlist		 queue;		/* submitted, not yet taken */
-	struct reqlist		 unsynced;	/* committed, not yet durable */
-	struct reqlist		 done;		/* durable, not yet answered */
-	int			 writer_done;	/* the writer has stopped */
-	char			 broken[256];	/* a sync failed: refuse all */
-	char			*lines;		/* log lines of finish() */
+	struct reqlist		 done;		/* committed, not yet answered */
+	char			*lines;		/* writer's: log lines of finish() */
 	size_t			 lines_size;
 	struct claim_item	 items[COMMIT_MAX_BATCH]; /* writer's */
 	size_t			 failures;	/* writer's: batches in a row */
@@ -106,14 +91,13 @@ apply(struct store *st, struct commit_req *r)
 
 /* Mark every request of a failed batch as failed, saying why. */
 static void
-fail_all(struct commit_req *batch, const char *why)
+fail_batch(struct store *st, struct commit_req *batch)
 {
 	struct commit_req	*r;
 
 	for (r = batch; r != NULL; r = r->next) {
 		r->result = r->kind == COMMIT_CLAIM ? CLAIM_ERROR : -1;
-		snprintf(r->error, sizeof r->error, "%.*s",
-		    (int)sizeof r->error - 1, why);
+		snprintf(r->error, sizeof r->error, "%s", store_errmsg(st));
 	}
 }
 
@@ -173,7 +157,7 @@ commit_batch(struct committer *c, struct commit_req *batch)
 
 	if (store_begin(st) == -1) {
 		batch_failed(c, "BEGIN: ");
-		fail_all(batch, store_errmsg(st));
+		fail_batch(st, batch);
 		return;
 	}
 	if (apply_claims(st, batch, c->items) == -1) {
@@ -195,7 +179,7 @@ commit_batch(struct committer *c, struct commit_req *batch)
 	}
 	if (failed) {
 		/* SQLite may have rolled back already; ROLLBACK is harmless. */
-		fail_all(batch, store_errmsg(st));
+		fail_batch(st, batch);
 		store_rollback(st);
 	} else if (c->failures > 0) {
 		log_info("database: writes succeed again after %zu failed "
@@ -205,9 +189,8 @@ commit_batch(struct committer *c, struct commit_req *batch)
 }
 
 /*
- * The batches from first to last are durable (or failed): write their log
- * lines in one write(2), then hand them to the loop. On the writer thread
- * without a syncer, else on the syncer.
+ * The batch from first to last is durable (or failed): write its log lines
+ * in one write(2), then hand it to the loop.
  */
 static void
 finish(struct committer *c, struct commit_req *first, struct commit_req *last)
@@ -242,17 +225,10 @@ writer(void *arg)
 	struct committer	*c = arg;
 	struct commit_req	*batch, *last;
 	size_t			 n;
-	int			 broken;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		/*
-		 * At most one committed batch waits for the next sync: while
-		 * it waits, callbacks gather for a bigger batch instead of
-		 * costing a commit each (the sync would not come sooner).
-		 */
-		while ((c->queue.head == NULL && !c->stopping) ||
-		    c->unsynced.head != NULL)
+		while (c->queue.head == NULL && !c->stopping)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (c->queue.head == NULL)
 			break;
@@ -264,104 +240,12 @@ writer(void *arg)
 		if (c->queue.head == NULL)
 			c->queue.tail = NULL;
 		last->next = NULL;
-		broken = c->broken[0] != '\0';
 		pthread_mutex_unlock(&c->lock);
 
 		batch->batch_n = n;
 		batch->batch_seconds = now_seconds();	/* finish() subtracts */
-		if (broken)
-			fail_all(batch, c->broken);	/* a sync failed before */
-		else
-			commit_batch(c, batch);
-
-		if (c->sync_fd == -1) {
-			finish(c, batch, last);
-			pthread_mutex_lock(&c->lock);
-			continue;
-		}
-		/* Durable once an fdatasync that starts from here returns. */
-		pthread_mutex_lock(&c->lock);
-		reqlist_append(&c->unsynced, batch, last);
-		pthread_cond_signal(&c->sync_cond);
-	}
-	c->writer_done = 1;
-	pthread_cond_signal(&c->sync_cond);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-/*
- * The syncer thread (SQLite): while the writer commits batch k+1, make
- * batches up to k durable with one fdatasync of the WAL, then answer them.
- *
- * Why this is as durable as synchronous=FULL. In WAL mode a transaction
- * is committed once its frames, ending in a commit frame, are in the WAL
- * with checksums that chain from the WAL header's salts; when the
- * database is next opened after a crash, recovery replays every such
- * frame up to the last valid commit frame ("Write-Ahead Logging" and "WAL
- * File Format" in SQLite's documentation). The writer's connection runs
- * with synchronous=NORMAL: COMMIT has written every frame (and a new WAL
- * header when the WAL started over) with write(2) before it returns, but
- * does not sync; FULL would add one sync of the WAL at the end of the
- * commit, nothing else. Here that sync is an fdatasync of the same file
- * that starts after the COMMIT returned, so when it returns the WAL on
- * disk holds everything FULL's sync would have put there, and no request
- * of the batch is answered before that (nor are the jobs it took handed
- * out). Checkpoints (the housekeeping thread's own connection) sync the
- * WAL before copying frames into the database and sync the database
- * before the WAL starts over, in NORMAL mode as in FULL, so starting over
- * never drops a frame that is not on disk in the database file.
- *
- * What NORMAL gives up is only that another connection can read a
- * committed batch for the moment before its sync returns. If a sync
- * fails, the kernel may have dropped the pages it could not write while
- * the WAL goes on growing after them, and a later recovery would stop at
- * the hole: so a failed sync answers its batches 503 and every batch after
- * it too, until usagehookd is restarted and recovery has read the WAL
- * back from disk.
- */
-static void *
-syncer(void *arg)
-{
-	struct committer	*c = arg;
-	struct commit_req	*first, *last;
-	struct stat		 sb;
-	char			 why[128];
-	int			 failed;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		while (c->unsynced.head == NULL && !c->writer_done)
-			pthread_cond_wait(&c->sync_cond, &c->lock);
-		if (c->unsynced.head == NULL)
-			break;
-		first = c->unsynced.head;
-		last = c->unsynced.tail;
-		c->unsynced.head = c->unsynced.tail = NULL;
-		pthread_cond_signal(&c->cond);	/* the writer may commit */
-		pthread_mutex_unlock(&c->lock);
-
-		failed = 0;
-		if (fdatasync(c->sync_fd) == -1) {
-			snprintf(why, sizeof why, "fdatasync of the WAL: %s",
-			    strerror(errno));
-			failed = 1;
-		} else if (fstat(c->sync_fd, &sb) == 0 && sb.st_nlink == 0) {
-			snprintf(why, sizeof why, "the WAL file was deleted");
-			failed = 1;
-		}
-		if (failed) {
-			pthread_mutex_lock(&c->lock);
-			if (c->broken[0] == '\0') {
-				snprintf(c->broken, sizeof c->broken, "%s; "
-				    "callbacks are refused until usagehookd is "
-				    "restarted", why);
-				log_warnx("database: %s", c->broken);
-			}
-			pthread_mutex_unlock(&c->lock);
-			fail_all(first, why);
-		}
-		finish(c, first, last);
+		commit_batch(c, batch);
+		finish(c, batch, last);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -405,18 +289,12 @@ committer_new(struct event_base *base, struct store *st,
 	c->store = st;
 	c->stats = stats;
 	c->stats_arg = arg;
-	if (store_defer_sync(st, &c->sync_fd) == -1)
-		fatalx("database: %s", store_errmsg(st));
 	if ((c->wake = event_new(base, -1, 0, wake_cb, c)) == NULL)
 		fatalx("event_new failed");
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	pthread_cond_init(&c->sync_cond, NULL);
 	if ((error = pthread_create(&c->thread, NULL, writer, c)) != 0)
 		fatalx("cannot start the writer thread: error %d", error);
-	if (c->sync_fd != -1 && (error = pthread_create(&c->sync_thread, NULL,
-	    syncer, c)) != 0)
-		fatalx("cannot start the syncer thread: error %d", error);
 	return c;
 }
 
@@ -448,13 +326,10 @@ committer_free(struct committer *c)
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
-	if (c->sync_fd != -1)
-		pthread_join(c->sync_thread, NULL);
 	deliver(c);
 	event_free(c->wake);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
-	pthread_cond_destroy(&c->sync_cond);
 	free(c->lines);
 	free(c);
 }

@@ -43,7 +43,7 @@ struct commit_req {
 	void			(*done)(struct commit_req *, void *);
 	void			*arg;
 	/*
-	 * If set, called on the writer's side once the request is durable
+	 * If set, called on the writer thread once the request is durable
 	 * (or failed), before done: one whole log line into buf (at most
 	 * len, LOG_LINE_MAX), its length. A batch's lines go out in one
 	 * write(2), and only for what is decided: the line is the truth.

@@ -377,14 +377,6 @@ int64_t		 store_wal_bytes(struct store *);
  * 0 done, 1 busy (try later), -1 error.
  */
 int		 store_checkpoint_truncate(struct store *);
-/*
- * The daemon's writer: let COMMIT on this connection return before its
- * writes are on disk, and say how to make them durable. *fd is then a file
- * whose fdatasync, begun after a COMMIT returned, makes that transaction
- * durable (SQLite: the WAL); -1 if COMMIT is durable by itself
- * (PostgreSQL). 0 or -1 (store_errmsg).
- */
-int		 store_defer_sync(struct store *, int *fd);
 
 /*
  * 1 when the file at the database's path is no longer the one opened

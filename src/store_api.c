@@ -391,13 +391,6 @@ store_wal_bytes(struct store *s)
 }
 
 int
-store_defer_sync(struct store *s, int *fd)
-{
-	*fd = -1;
-	return OPS(s)->defer_sync != NULL ? OPS(s)->defer_sync(s, fd) : 0;
-}
-
-int
 store_checkpoint_truncate(struct store *s)
 {
 	return OPS(s)->checkpoint_truncate != NULL ?

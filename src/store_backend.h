@@ -73,7 +73,6 @@ struct store_ops {
 			    int64_t *);
 	int		 (*reconcile_lock)(struct store *, const char *, int64_t,
 			    int64_t);
-	int		 (*defer_sync)(struct store *, int *);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -296,7 +296,6 @@ struct store {
 	ino_t		 ino;
 	int64_t		 rej_bytes;	/* bytes in rejected; -1: count again */
 	int64_t		 data_version;	/* as last read, to see others' writes */
-	int		 wal_fd;	/* store_defer_sync's, or -1 */
 	sqlite3_stmt	*st[ST_MAX];
 	char		 err[512];
 };
@@ -377,7 +376,17 @@ set_err(struct store *s, const char *fmt, ...)
 static void
 set_dberr(struct store *s, const char *what)
 {
-	set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
+	int	xrc = sqlite3_extended_errcode(s->db);
+
+	/* SQLite says only "disk I/O error": say which call and where to look. */
+	if (xrc == SQLITE_IOERR_FSYNC || xrc == SQLITE_IOERR_DIR_FSYNC)
+		set_err(s, "%s: %s (fsync failed: the disk did not take the "
+		    "write; see the kernel log)", what, sqlite3_errmsg(s->db));
+	else if ((xrc & 0xff) == SQLITE_IOERR)
+		set_err(s, "%s: %s (extended code %d; see the kernel log)",
+		    what, sqlite3_errmsg(s->db), xrc);
+	else
+		set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* Step a statement that returns no row, reset it; 0/-1 with s->err set. */
@@ -656,7 +665,6 @@ sqlite_open(const char *path, int readonly, char **err)
 	if (err != NULL)
 		*err = NULL;
 	s = xcalloc(1, sizeof *s);
-	s->wal_fd = -1;
 	s->ops = &store_sqlite_ops;
 	s->path = xstrdup(path);
 	s->readonly = readonly;
@@ -736,8 +744,6 @@ sqlite_close(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	/* Closing rolls back an open transaction. */
 	sqlite3_close(s->db);
-	if (s->wal_fd != -1)
-		close(s->wal_fd);
 	free(s->path);
 	free(s);
 }
@@ -2144,38 +2150,6 @@ sqlite_wal_bytes(struct store *s)
 	return sb.st_size;
 }
 
-/*
- * COMMIT writes the WAL frames without syncing them (synchronous=NORMAL);
- * the caller syncs the WAL file, whose descriptor is *fd. commit.c's
- * syncer says why that is as durable as synchronous=FULL. The WAL stays
- * the same file while this connection is open: SQLite deletes it only
- * when the last connection closes, and truncates it in place otherwise.
- */
-static int
-sqlite_defer_sync(struct store *s, int *fd)
-{
-	char	wal[4096];
-
-	if (snprintf(wal, sizeof wal, "%s-wal", s->path) >= (int)sizeof wal) {
-		snprintf(s->err, sizeof s->err, "%s: path too long", s->path);
-		return -1;
-	}
-	/* There since set_wal: a connection in WAL mode opens it to read. */
-	if ((s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC)) == -1) {
-		set_err(s, "cannot open %s to sync it: %s", wal,
-		    strerror(errno));
-		return -1;
-	}
-	if (exec_sql(s->db, "PRAGMA synchronous = NORMAL") != SQLITE_OK) {
-		set_dberr(s, "PRAGMA synchronous = NORMAL");
-		close(s->wal_fd);
-		s->wal_fd = -1;
-		return -1;
-	}
-	*fd = s->wal_fd;
-	return 0;
-}
-
 static int
 sqlite_checkpoint_truncate(struct store *s)
 {
@@ -2423,7 +2397,6 @@ const struct store_ops store_sqlite_ops = {
 	.purge_counts = sqlite_purge_counts,
 	.wal_bytes = sqlite_wal_bytes,
 	.checkpoint_truncate = sqlite_checkpoint_truncate,
-	.defer_sync = sqlite_defer_sync,
 	.moved = sqlite_moved,
 	.trigger_latest = sqlite_trigger_latest,
 	.reconcile_lock = sqlite_reconcile_lock,

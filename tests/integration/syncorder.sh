@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119
-# syncorder.sh: no 200 before its claim is on disk. The writer commits with
-# synchronous=NORMAL and a syncer thread fdatasyncs the WAL while the next
-# batch is committed (commit.c). Under load, with every system call of the
-# daemon's threads traced by strace, each 200 written to a client socket
-# must come after an fdatasync of the WAL file that began after the last
-# WAL write of the transaction holding that callback, and returned before
-# the 200 was written. Times are strace's: a call's entry is stamped before
-# it runs and its exit after it returned, so the check is conservative.
-# The trace also shows the overlap: WAL writes of a later commit while an
-# fdatasync is in flight.
+# syncorder.sh: no 200 before its claim is on disk. Under load, with every
+# system call of the daemon's threads traced by strace, each 200 written to
+# a client socket must come after an fdatasync of the WAL file that began
+# after the last WAL write of the transaction holding that callback, and
+# returned before the 200 was written. Times are strace's: a call's entry
+# is stamped before it runs and its exit after it returned, so the check is
+# conservative. A build that answered before the sync returned fails it
+# (tried: 566 of 600 replies early), as would one with synchronous=NORMAL
+# and no sync of its own.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
@@ -25,8 +24,7 @@ mk_config
 # The daemon under strace: -f every thread, -tt -T entry time and duration,
 # -y the path of each descriptor, -x strings with unprintable bytes in hex.
 # Each fdatasync is held 10 ms before it runs (what a slow disk does): a
-# reply released before the sync returned, or a writer that waits for the
-# sync, shows at once.
+# reply released before the sync returned shows at once.
 REAL_D=$UH_D
 UH_D=$T/traced-usagehookd
 # LeakSanitizer cannot stop the world under another tracer.
@@ -46,6 +44,7 @@ TRACER=$UH_PID
 wait_for 10 eval 'UH_PID=$(pgrep -P "$TRACER") && [ -n "$UH_PID" ]' ||
     bail "no daemon under strace $TRACER"
 uh_track "$UH_PID"	# a killed strace leaves its tracee running
+TRACEE_PID=$UH_PID
 
 "$LOADGEN" -a "unix:$UH_SOCK" -k "$T/token" -p so -c 16 -n "$COUNT" \
     -o "$T/results" >"$T/loadgen.out" 2>"$T/loadgen.err"
@@ -56,6 +55,9 @@ kill -TERM "$UH_PID"
 wait "$TRACER"	# strace exits with the daemon's status
 is "$?" 0 "SIGTERM: exit 0"
 UH_PID=
+# The trace is whole once strace wrote the daemon's exit.
+ok "strace wrote the daemon's exit" \
+    wait_for 20 grep -q "^$TRACEE_PID [0-9:.]* +++ exited with" "$T/trace"
 is "$(sql 'SELECT count(*) FROM callbacks')" "$COUNT" "and stored"
 
 # The check, over strace's lines in the order strace wrote them:
@@ -204,6 +206,4 @@ is "$(field replies)" "$COUNT" "every 200 in the trace was matched to its reques
 is "$(field bad)" 0 "every 200 came after an fdatasync of the WAL that began after its commit"
 ok "the WAL was synced by fdatasync ($(field syncs) times)" [ "$(field syncs)" -gt 0 ]
 ok "commits were recognised in the WAL writes ($(field commits))" [ "$(field commits)" -gt 0 ]
-ok "WAL writes of a later batch happened while an fdatasync was in flight ($(field overlap))" \
-    [ "$(field overlap)" -gt 0 ]
 done_testing
