@@ -16,6 +16,7 @@
 #include "xmalloc.h"
 
 #define TICK_SECONDS	1		/* how often to checkpoint */
+#define CATCH_UP_PASSES	8		/* checkpoints a tick, at most */
 #define FIRST_PURGE	2		/* seconds after start */
 #define PURGE_PERIOD	(24 * 60 * 60)
 #define COUNT_PERIOD	5		/* seconds between job counts */
@@ -74,24 +75,40 @@ watch_file(struct store *st, int was_moved)
 
 /*
  * Checkpoint; a WAL that a burst left long is cut back to nothing once
- * the checkpoint has caught up (under steady load that would stall the
- * writer every second, and journal_size_limit bounds it meanwhile).
+ * the checkpoint has caught up and the burst is over (see STORE_WAL_KEEP;
+ * journal_size_limit bounds it meanwhile).
  */
 static void
 checkpoint(struct store *st)
 {
-	int64_t	bytes;
-	int	left = -1;
+	static int64_t	last_used = -1;	/* the housekeeping thread's */
+	int64_t		bytes, used = 0;
+	int		left = -1, idle, pass;
 
-	if (store_checkpoint(st, &left) == -1)
-		log_warnx("housekeeping: %s", store_errmsg(st));
+	/* Until it caught up: each pass copies only what came since the last. */
+	for (pass = 0; pass < CATCH_UP_PASSES && left != 0; pass++)
+		if (store_checkpoint(st, &left, &used) == -1) {
+			log_warnx("housekeeping: %s", store_errmsg(st));
+			break;
+		}
+	/* Nothing written since the last tick, or little since it started over. */
+	idle = used == last_used || used <= STORE_WAL_KEEP / 2;
+	last_used = used;
 	if (left != 0 || (bytes = store_wal_bytes(st)) <= STORE_WAL_KEEP)
 		return;
-	if (store_checkpoint_truncate(st) == -1)
+	/*
+	 * Under steady load the writer rarely finds the WAL caught up at the
+	 * moment it begins, so the WAL would grow without end: a RESTART makes
+	 * its next commit start over (the writer waits for the few frames
+	 * since the last pass). Once the load is gone, TRUNCATE gives the
+	 * disk back (done under load, its ftruncate stalled callbacks for 20
+	 * to 50 ms every second).
+	 */
+	if (store_checkpoint_truncate(st, idle) == -1)
 		log_warnx("housekeeping: %s", store_errmsg(st));
 	else
-		log_debug("housekeeping: WAL of %lld bytes truncated",
-		    (long long)bytes);
+		log_debug("housekeeping: WAL of %lld bytes %s",
+		    (long long)bytes, idle ? "truncated" : "restarted");
 }
 
 /* The refusals not logged (nor kept) in the last tick, as one line. */
@@ -188,7 +205,7 @@ runner(void *arg)
 	pthread_mutex_unlock(&h->lock);
 	/* A last checkpoint keeps the WAL short for the next start. */
 	if (st != NULL) {
-		(void)store_checkpoint(st, NULL);
+		(void)store_checkpoint(st, NULL, NULL);
 		store_close(st);
 	}
 	return NULL;

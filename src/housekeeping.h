@@ -9,8 +9,8 @@ struct housekeeping;
 /*
  * A thread with its own connection to the database: every second a
  * PASSIVE checkpoint (the writer does none, so no COMMIT waits on one),
- * then a TRUNCATE one when it caught up and the WAL grew past
- * STORE_WAL_KEEP; a look at
+ * then a TRUNCATE one when it caught up, the WAL grew past
+ * STORE_WAL_KEEP and the burst is over; a look at
  * whether the database file was moved away (logged once, and when it is
  * back); one line counting the refusals not logged. The purge of rows
  * older than retention shortly after start, then daily.

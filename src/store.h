@@ -361,22 +361,31 @@ int		 store_purge_counts(struct store *, int64_t callbacks_before_ms,
 int		 store_autocheckpoint(struct store *, int pages);
 /*
  * A PASSIVE checkpoint: never blocks writers. Pages it could not copy yet
- * in *left (-1 when it could not run: another checkpoint was running). 0/-1.
+ * in *left (-1 when it could not run: another checkpoint was running), the
+ * bytes of the WAL in use (written since it last started over) in *used.
+ * Either may be NULL. 0/-1.
  */
-int		 store_checkpoint(struct store *, int *left);
+int		 store_checkpoint(struct store *, int *left, int64_t *used);
 
 /* A WAL is cut back to this size when it starts over (journal_size_limit). */
 #define STORE_WAL_LIMIT		67108864
-/* Housekeeping cuts a WAL longer than this once a checkpoint caught up. */
+/*
+ * A WAL file longer than this is started over by housekeeping once a
+ * checkpoint caught up (RESTART), and cut to nothing (TRUNCATE) when the
+ * load is gone: nothing written since the last tick, or less than half of
+ * this since the WAL started over.
+ */
 #define STORE_WAL_KEEP		(16 * 1024 * 1024)
 /* The size of the database's -wal file now; 0 when there is none. */
 int64_t		 store_wal_bytes(struct store *);
 /*
- * A TRUNCATE checkpoint: waits (up to the busy timeout) for the writer
- * between commits, copies the whole WAL and cuts the file to 0 bytes.
- * 0 done, 1 busy (try later), -1 error.
+ * A RESTART checkpoint, or with truncate a TRUNCATE one: waits (up to the
+ * busy timeout) for the writer between commits, copies the whole WAL, and
+ * makes the next commit write it from its start; TRUNCATE also cuts the
+ * file to 0 bytes (slower: the writer waits for that too). 0 done, 1 busy
+ * (try later), -1 error.
  */
-int		 store_checkpoint_truncate(struct store *);
+int		 store_checkpoint_truncate(struct store *, int truncate);
 
 /*
  * 1 when the file at the database's path is no longer the one opened

@@ -253,9 +253,9 @@ store_autocheckpoint(struct store *s, int pages)
 }
 
 int
-store_checkpoint(struct store *s, int *left)
+store_checkpoint(struct store *s, int *left, int64_t *used)
 {
-	return OPS(s)->checkpoint(s, left);
+	return OPS(s)->checkpoint(s, left, used);
 }
 
 #define COPY_PAGE	500
@@ -391,10 +391,10 @@ store_wal_bytes(struct store *s)
 }
 
 int
-store_checkpoint_truncate(struct store *s)
+store_checkpoint_truncate(struct store *s, int truncate)
 {
 	return OPS(s)->checkpoint_truncate != NULL ?
-	    OPS(s)->checkpoint_truncate(s) : 0;
+	    OPS(s)->checkpoint_truncate(s, truncate) : 0;
 }
 
 int

@@ -61,13 +61,13 @@ struct store_ops {
 	int		 (*import_rejected)(struct store *,
 			    const struct rejected_listing *);
 	int		 (*autocheckpoint)(struct store *, int);
-	int		 (*checkpoint)(struct store *, int *);
+	int		 (*checkpoint)(struct store *, int *, int64_t *);
 	/* Optional from here on: NULL means "nothing to do" (see store_api.c). */
 	const char	*(*path)(struct store *);
 	int		 (*purge_counts)(struct store *, int64_t, int64_t,
 			    struct purge_counts *);
 	int64_t		 (*wal_bytes)(struct store *);
-	int		 (*checkpoint_truncate)(struct store *);
+	int		 (*checkpoint_truncate)(struct store *, int);
 	int		 (*moved)(struct store *, char *, size_t);
 	int		 (*trigger_latest)(struct store *, const char *, int64_t,
 			    int64_t *);

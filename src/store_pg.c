@@ -1843,10 +1843,12 @@ pg_autocheckpoint(struct store *s, int pages)
 }
 
 static int
-pg_checkpoint(struct store *s, int *left)
+pg_checkpoint(struct store *s, int *left, int64_t *used)
 {
 	if (left != NULL)
 		*left = 0;
+	if (used != NULL)
+		*used = 0;
 	return 0;
 }
 

@@ -2120,8 +2120,22 @@ sqlite_autocheckpoint(struct store *s, int pages)
 	return 0;
 }
 
+/* The database's page size (4096 unless it was made otherwise). */
 static int
-sqlite_checkpoint(struct store *s, int *left)
+page_size(struct store *s)
+{
+	sqlite3_stmt	*st;
+	int		 n = 4096;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int
+sqlite_checkpoint(struct store *s, int *left, int64_t *used)
 {
 	int	nlog = 0, nckpt = 0, rc;
 
@@ -2135,6 +2149,9 @@ sqlite_checkpoint(struct store *s, int *left)
 	if (left != NULL)
 		*left = rc == SQLITE_BUSY || nlog < 0 ? -1 :
 		    nlog > nckpt ? nlog - nckpt : 0;
+	/* A frame: a 24-byte header and a page. */
+	if (used != NULL)
+		*used = nlog > 0 ? (int64_t)nlog * (24 + page_size(s)) : 0;
 	return 0;
 }
 
@@ -2151,17 +2168,18 @@ sqlite_wal_bytes(struct store *s)
 }
 
 static int
-sqlite_checkpoint_truncate(struct store *s)
+sqlite_checkpoint_truncate(struct store *s, int truncate)
 {
 	int	rc;
 
-	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, truncate ?
+	    SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	/* BUSY: a reader or the writer held on past the busy timeout. */
 	if (rc == SQLITE_BUSY)
 		return 1;
 	if (rc != SQLITE_OK) {
-		set_dberr(s, "checkpoint (truncate)");
+		set_dberr(s, truncate ? "checkpoint (truncate)" :
+		    "checkpoint (restart)");
 		return -1;
 	}
 	return 0;
