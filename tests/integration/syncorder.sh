@@ -57,11 +57,13 @@ is "$?" 0 "SIGTERM: exit 0"
 UH_PID=
 # The trace is whole once strace wrote the daemon's exit.
 ok "strace wrote the daemon's exit" \
-    wait_for 20 grep -q "^$TRACEE_PID [0-9:.]* +++ exited with" "$T/trace"
+    wait_for 20 grep -Eq "^$TRACEE_PID +[0-9:.]+ \\+\\+\\+ exited with" "$T/trace"
 is "$(sql 'SELECT count(*) FROM callbacks')" "$COUNT" "and stored"
 
 # The check, over strace's lines in the order strace wrote them:
 #   PID HH:MM:SS.UUUUUU call(FD<path>, "\x..\x..", ...) = RET <DURATION>
+# where strace pads the PID to five columns ("%-5d "): a PID under 10000,
+# as after the PIDs wrapped around pid_max, is followed by several spaces.
 # or split in "call(... <unfinished ...>" and "<... call resumed>...".
 # With -x a string holding any unprintable byte is all \xHH: the patterns
 # are searched in hex (at a byte boundary) or, in a printable string, as
@@ -168,8 +170,9 @@ function call(pid, name, path, t0, t1, text,    k, n, q, tok, got) {
 	}
 }
 {
+	if (!match($0, /^[0-9]+ +[0-9:.]+ /)) next
 	pid = $1; t0 = secs($2)
-	rest = substr($0, length($1) + length($2) + 3)
+	rest = substr($0, RLENGTH + 1)
 	if (rest ~ /^<\.\.\. [a-z0-9]+ resumed>/) {
 		if (!(pid in pend_name)) next
 		sub(/^<\.\.\. [a-z0-9]+ resumed>/, "", rest)
