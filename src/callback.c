@@ -421,7 +421,9 @@ callback_validate(struct callback *cb)
 	for (i = 0; i < cb->params.n; i++) {
 		for (k = 0; k < NUSAGE_PARAMS; k++) {
 			u = &usage_params[k];
-			if (strcmp(cb->params.v[i].name, u->name) != 0)
+			/* The first letter first: it tells most names apart. */
+			if (cb->params.v[i].name[0] != u->name[0] ||
+			    strcmp(cb->params.v[i].name, u->name) != 0)
 				continue;
 			field = (const char **)((char *)&cb->f + u->off);
 			if (count[k]++ == 0)

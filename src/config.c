@@ -28,6 +28,7 @@
 #include "actions.h"
 #include "callback.h"
 #include "config.h"
+#include "forwarded.h"
 #include "json_read.h"
 #include "log.h"
 #include "signature.h"
@@ -1362,34 +1363,6 @@ kw_database_password_file(struct parse *p, const struct keyword *kw,
 	conf->database_password_file = path;
 }
 
-/* Whether s is an IPv4/IPv6 address, optionally with a /prefix. */
-static int
-valid_proxy(const char *s)
-{
-	char		 buf[INET6_ADDRSTRLEN + 1];
-	unsigned char	 addr[sizeof(struct in6_addr)];
-	const char	*slash, *end;
-	size_t		 len;
-	uint64_t	 bits;
-	int		 af;
-
-	slash = strchr(s, '/');
-	len = slash ? (size_t)(slash - s) : strlen(s);
-	if (len == 0 || len >= sizeof buf)
-		return 0;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	af = strchr(buf, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(af, buf, addr) != 1)
-		return 0;
-	if (slash == NULL)
-		return 1;
-	if (parse_digits(slash + 1, &bits, &end) == -1 || *end != '\0' ||
-	    end - (slash + 1) > 3)
-		return 0;
-	return bits <= (af == AF_INET ? 32U : 128U);
-}
-
 /*
  * The number of items of sequence v, the value of key name; 0 after an
  * error when v is not a sequence ("expected WHAT", default "a sequence") or,
@@ -1426,19 +1399,20 @@ kw_trusted_proxies(struct parse *p, const struct keyword *kw, yaml_node_t *k,
 
 	if ((count = sequence_items(p, v, "trusted_proxies", NULL, NULL)) == 0)
 		return;
-	conf->trusted_proxies = xcalloc(count, sizeof(char *));
+	conf->trusted_proxies = xcalloc(count, sizeof *conf->trusted_proxies);
 	for (item = v->data.sequence.items.start;
 	    item < v->data.sequence.items.top; item++) {
 		n = yaml_document_get_node(p->doc, *item);
 		if ((s = scalar(p, kw->name, n)) == NULL)
 			continue;
-		if (strcmp(s, "unix") != 0 && !valid_proxy(s)) {
+		if (forwarded_parse_block(s,
+		    &conf->trusted_proxies[conf->ntrusted_proxies]) == -1) {
 			perr(p, n->start_mark, "trusted_proxies: '%s' is not "
 			    "an IP address, address/prefix or 'unix'",
 			    show(p, s));
 			continue;
 		}
-		conf->trusted_proxies[conf->ntrusted_proxies++] = xstrdup(s);
+		conf->ntrusted_proxies++;
 	}
 }
 
@@ -3621,8 +3595,6 @@ config_free(struct config *conf)
 	free(conf->path);
 	free(conf->database);
 	free(conf->database_password_file);
-	for (i = 0; i < conf->ntrusted_proxies; i++)
-		free(conf->trusted_proxies[i]);
 	free(conf->trusted_proxies);
 	for (i = 0; i < conf->naccounts; i++) {
 		signature_unkey(&conf->accounts[i]);

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "commit.h"
 #include "config.h"
 #include "dispatch.h"
+#include "forwarded.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -389,115 +389,6 @@ raw_headers(struct evhttp_request *req, char **out, size_t *size)
 	return 0;
 }
 
-/* 1 if an address matches "a.b.c.d", "v6", or a CIDR block of either. */
-static int
-addr_matches(const char *peer, const char *entry)
-{
-	unsigned char	 a[16], b[16];
-	char		 net[64];
-	const char	*slash;
-	int		 fa, bits, full, i;
-
-	if ((slash = strchr(entry, '/')) != NULL) {
-		if ((size_t)(slash - entry) >= sizeof net)
-			return 0;
-		memcpy(net, entry, slash - entry);
-		net[slash - entry] = '\0';
-		bits = atoi(slash + 1);
-	} else {
-		snprintf(net, sizeof net, "%s", entry);
-		bits = -1;
-	}
-	fa = strchr(peer, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(fa, peer, a) != 1 || inet_pton(fa, net, b) != 1)
-		return 0;
-	if (bits < 0)
-		bits = fa == AF_INET ? 32 : 128;
-	full = bits / 8;
-	for (i = 0; i < full; i++)
-		if (a[i] != b[i])
-			return 0;
-	if (bits % 8 != 0) {
-		unsigned char mask = 0xff << (8 - bits % 8);
-		if ((a[full] & mask) != (b[full] & mask))
-			return 0;
-	}
-	return 1;
-}
-
-/* Forwarded headers count only from the peers the operator trusts. */
-static int
-peer_trusted(const struct server *srv, const char *peer)
-{
-	const struct config	*conf = srv->conf;
-	size_t			 i;
-
-	for (i = 0; i < conf->ntrusted_proxies; i++) {
-		if (strcmp(conf->trusted_proxies[i], "unix") == 0) {
-			if (peer != NULL && strcmp(peer, "unix") == 0)
-				return 1;
-		} else if (peer != NULL &&
-		    addr_matches(peer, conf->trusted_proxies[i]))
-			return 1;
-	}
-	return 0;
-}
-
-#define XFF_MAX_HOPS	32	/* addresses of X-Forwarded-For looked at */
-
-/*
- * The client behind trusted proxies: X-Forwarded-For (all such headers, in
- * order, as one list) read from the right, the first address that is not
- * a trusted proxy; the leftmost when all are. NULL when the peer is not
- * trusted, there is no such header, or the address found is no address.
- * Allocated.
- */
-static char *
-forwarded_client(const struct server *srv, struct evhttp_request *req,
-    const char *peer)
-{
-	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(req);
-	struct evkeyval		*kv;
-	const char		*hop[XFF_MAX_HOPS], *p;
-	size_t			 len[XFF_MAX_HOPS], n = 0, i, l;
-	unsigned char		 addr[sizeof(struct in6_addr)];
-	char			 a[INET6_ADDRSTRLEN + 1];
-
-	if (!peer_trusted(srv, peer))
-		return NULL;
-	for (kv = hdrs->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
-		if (evutil_ascii_strcasecmp(kv->key, "X-Forwarded-For") != 0)
-			continue;
-		for (p = kv->value; *p != '\0'; p += *p == ',') {
-			p += strspn(p, " \t");
-			l = strcspn(p, ",");
-			/* Too many hops: the nearest ones are what counts. */
-			if (n == XFF_MAX_HOPS) {
-				memmove(hop, hop + 1, sizeof hop[0] * (n - 1));
-				memmove(len, len + 1, sizeof len[0] * (n - 1));
-				n--;
-			}
-			hop[n] = p;
-			len[n++] = l;
-			p += l;
-		}
-	}
-	for (i = n; i-- > 0; ) {
-		l = len[i];
-		while (l > 0 && (hop[i][l - 1] == ' ' || hop[i][l - 1] == '\t'))
-			l--;
-		if (l == 0 || l >= sizeof a)
-			return NULL;
-		memcpy(a, hop[i], l);
-		a[l] = '\0';
-		if (inet_pton(strchr(a, ':') ? AF_INET6 : AF_INET, a, addr) != 1)
-			return NULL;
-		if (i == 0 || !peer_trusted(srv, a))
-			return strdup(a);
-	}
-	return NULL;
-}
-
 /*
  * The URL Twilio requested: public_url if configured; else the forwarded
  * scheme and host from a trusted proxy; else http:// and the Host header.
@@ -531,7 +422,7 @@ public_url(struct server *srv, struct evhttp_request *req, const char *peer)
 	}
 	fp = evhttp_find_header(hdrs, "X-Forwarded-Proto");
 	fh = evhttp_find_header(hdrs, "X-Forwarded-Host");
-	if ((fp != NULL || fh != NULL) && peer_trusted(srv, peer)) {
+	if ((fp != NULL || fh != NULL) && forwarded_trusted(srv->conf, peer)) {
 		if (fp != NULL) {
 			/* A proxy chain may send "https, http": the first is the client's. */
 			n = strcspn(fp, ", ");
@@ -788,8 +679,8 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	struct callback		*cb;
 	struct pending		*p;
 	const char		*err, *query, *ct, *sig;
-	char			 why[1024], *client, *via;
-	size_t			 hsize;
+	char			 why[1024], client[FORWARDED_ADDR_MAX], *via;
+	size_t			 hsize, n;
 	int			 rv;
 
 	srv->metrics->received++;
@@ -841,12 +732,13 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	if ((cb->url = public_url(srv, req, cb->remote)) == NULL)
 		goto unavailable;
 	/* Behind a trusted proxy: the client, and the peer it came through. */
-	if ((client = forwarded_client(srv, req, cb->remote)) != NULL) {
-		if (asprintf(&via, "%s via %s", client, cb->remote) == -1) {
-			free(client);
+	if (forwarded_client(srv->conf, hdrs, cb->remote, client) == 0) {
+		n = strlen(client);
+		if ((via = malloc(n + sizeof " via " + strlen(cb->remote))) ==
+		    NULL)
 			goto unavailable;
-		}
-		free(client);
+		memcpy(via, client, n);
+		stpcpy(stpcpy(via + n, " via "), cb->remote);
 		free(cb->remote);
 		cb->remote = via;
 	}

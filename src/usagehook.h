@@ -221,7 +221,7 @@ struct config {
 	char		*path;		/* callback path, default "/twilio/usage" */
 	char		*database;	/* SQLite path or PostgreSQL URI */
 	char		*database_password_file; /* PostgreSQL; or NULL */
-	char		**trusted_proxies;
+	struct netblock	*trusted_proxies; /* forwarded.h */
 	size_t		 ntrusted_proxies;
 	struct account	*accounts;
 	size_t		 naccounts;

@@ -1,6 +1,8 @@
 /* test_config.c: config_load on real files in a temporary directory. */
 #include "config-sys.h"
 
+#include <sys/socket.h>
+
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "forwarded.h"
 
 #define SID_A	"AC0123456789abcdef0123456789abcdef"
 #define SID_B	"ACfedcba9876543210fedcba9876543210"
@@ -228,11 +231,20 @@ test_full_config_stores_every_key(void **state)
 	assert_string_equal(conf->database,
 	    "/var/lib/usagehookd/usagehookd.db");
 	assert_int_equal(conf->ntrusted_proxies, 5);
-	assert_string_equal(conf->trusted_proxies[0], "127.0.0.1");
-	assert_string_equal(conf->trusted_proxies[1], "::1");
-	assert_string_equal(conf->trusted_proxies[2], "10.0.0.0/8");
-	assert_string_equal(conf->trusted_proxies[3], "fd00::/8");
-	assert_string_equal(conf->trusted_proxies[4], "unix");
+	/* Parsed once, at load: family, prefix length, bytes. */
+	assert_int_equal(conf->trusted_proxies[0].family, AF_INET);
+	assert_int_equal(conf->trusted_proxies[0].bits, 32);
+	assert_memory_equal(conf->trusted_proxies[0].bytes, "\177\0\0\1", 4);
+	assert_int_equal(conf->trusted_proxies[1].family, AF_INET6);
+	assert_int_equal(conf->trusted_proxies[1].bits, 128);
+	assert_int_equal(conf->trusted_proxies[1].bytes[15], 1);
+	assert_int_equal(conf->trusted_proxies[2].family, AF_INET);
+	assert_int_equal(conf->trusted_proxies[2].bits, 8);
+	assert_int_equal(conf->trusted_proxies[2].bytes[0], 10);
+	assert_int_equal(conf->trusted_proxies[3].family, AF_INET6);
+	assert_int_equal(conf->trusted_proxies[3].bits, 8);
+	assert_int_equal(conf->trusted_proxies[3].bytes[0], 0xfd);
+	assert_int_equal(conf->trusted_proxies[4].family, 0);	/* unix */
 	assert_int_equal(conf->naccounts, 2);
 	assert_string_equal(conf->accounts[1].sid, SID_B);
 	assert_string_equal(conf->accounts[1].token, "env-token");
