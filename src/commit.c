@@ -38,6 +38,7 @@ struct committer {
 	size_t			 failures;	/* writer's: batches in a row */
 	double			 last_warn;	/* writer's */
 	size_t			 pending;	/* loop thread only */
+	int			 checkpoint;	/* under lock: asked for */
 	int			 stopping;
 };
 
@@ -218,6 +219,19 @@ finish(struct committer *c, struct commit_req *first, struct commit_req *last)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Between two batches: see committer_checkpoint(). */
+static void
+writer_checkpoint(struct committer *c)
+{
+	int	left = -1;
+
+	if (store_checkpoint(c->store, &left, NULL) == -1)
+		log_warnx("database: checkpoint: %s", store_errmsg(c->store));
+	else
+		log_debug("database: the writer's checkpoint: %s", left == 0 ?
+		    "caught up, the WAL starts over" : "frames left, later");
+}
+
 /* The writer thread: take what has queued up, commit it as one batch. */
 static void *
 writer(void *arg)
@@ -228,8 +242,16 @@ writer(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (c->queue.head == NULL && !c->stopping)
+		while (c->queue.head == NULL && !c->stopping &&
+		    !c->checkpoint)
 			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->checkpoint) {
+			c->checkpoint = 0;
+			pthread_mutex_unlock(&c->lock);
+			writer_checkpoint(c);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
 		if (c->queue.head == NULL)
 			break;
 		batch = c->queue.head;
@@ -306,6 +328,15 @@ committer_submit(struct committer *c, struct commit_req *r)
 	c->pending++;
 	pthread_mutex_lock(&c->lock);
 	reqlist_append(&c->queue, r, r);
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+committer_checkpoint(struct committer *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->checkpoint = 1;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }

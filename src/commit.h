@@ -63,6 +63,15 @@ struct committer *committer_new(struct event_base *, struct store *,
 		    commit_stats_fn, void *arg);
 /* Queue req; it is answered through req->done. */
 void		 committer_submit(struct committer *, struct commit_req *);
+/*
+ * From any thread: have the writer run a PASSIVE checkpoint on its own
+ * connection between two batches. Asked for when another connection's
+ * checkpoint has copied all but the last frames of a long WAL: the few
+ * frames left are copied quickly, and the writer's next transaction then
+ * starts the WAL over, without the RESTART checkpoint that would hold
+ * the writer while it copied and synced the database file.
+ */
+void		 committer_checkpoint(struct committer *);
 /* Requests submitted and not yet answered. */
 size_t		 committer_pending(const struct committer *);
 /* Finish every queued request, run their done callbacks, stop the thread. */

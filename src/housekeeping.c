@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "housekeeping.h"
 #include "log.h"
 #include "metrics.h"
@@ -25,6 +26,7 @@ struct housekeeping {
 	char			*database;
 	char			*password_file;
 	struct store		*store;		/* the thread's once started */
+	struct committer	*writer;
 	struct retention	 ages;		/* under lock */
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
@@ -79,7 +81,7 @@ watch_file(struct store *st, int was_moved)
  * journal_size_limit bounds it meanwhile).
  */
 static void
-checkpoint(struct store *st)
+checkpoint(struct store *st, struct committer *writer)
 {
 	static int64_t	last_used = -1;	/* the housekeeping thread's */
 	int64_t		bytes, used = 0;
@@ -98,12 +100,21 @@ checkpoint(struct store *st)
 		return;
 	/*
 	 * Under steady load the writer rarely finds the WAL caught up at the
-	 * moment it begins, so the WAL would grow without end: a RESTART makes
-	 * its next commit start over (the writer waits for the few frames
-	 * since the last pass). Once the load is gone, TRUNCATE gives the
-	 * disk back (done under load, its ftruncate stalled callbacks for 20
-	 * to 50 ms every second).
+	 * moment it begins, so the WAL would grow without end. The writer
+	 * copies the few frames since the last pass itself, between two
+	 * batches, and its next commit starts the WAL over. (A RESTART
+	 * checkpoint from here did the same but held the writer while it
+	 * copied and synced the database file: 64 callbacks at a time waited
+	 * 50 to 670 ms under saturating load.) Once the load is gone,
+	 * TRUNCATE gives the disk back (done under load, its ftruncate
+	 * stalled callbacks for 20 to 50 ms every second).
 	 */
+	if (!idle && writer != NULL) {
+		committer_checkpoint(writer);
+		log_debug("housekeeping: WAL of %lld bytes: the writer is to "
+		    "start it over", (long long)bytes);
+		return;
+	}
 	if (store_checkpoint_truncate(st, idle) == -1)
 		log_warnx("housekeeping: %s", store_errmsg(st));
 	else
@@ -189,7 +200,7 @@ runner(void *arg)
 			warned = 0;
 			/* Moved: leave the file that left alone. */
 			if (!(moved = watch_file(st, moved))) {
-				checkpoint(st);
+				checkpoint(st, h->writer);
 				if (time(NULL) >= next_count) {
 					count_jobs(st);
 					next_count = time(NULL) + COUNT_PERIOD;
@@ -213,7 +224,7 @@ runner(void *arg)
 
 struct housekeeping *
 housekeeping_start(const char *database, const char *password_file,
-    const struct retention *ages)
+    const struct retention *ages, struct committer *writer)
 {
 	struct housekeeping	*h;
 	char			*err = NULL;
@@ -230,6 +241,7 @@ housekeeping_start(const char *database, const char *password_file,
 		free(err);
 	}
 	h->ages = *ages;
+	h->writer = writer;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	if ((error = pthread_create(&h->thread, NULL, runner, h)) != 0)

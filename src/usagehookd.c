@@ -305,7 +305,7 @@ main(int argc, char *argv[])
 	if ((d.actions = actions_new(d.base)) == NULL)
 		fatalx("cannot set up the action runner");
 	d.housekeeping = housekeeping_start(d.conf->database,
-	    d.conf->database_password_file, &d.conf->retention);
+	    d.conf->database_password_file, &d.conf->retention, d.committer);
 	/* Its own thread and connection: the REST API never blocks the loop. */
 	d.reconciler = reconciler_start(d.config_file, d.conf->database,
 	    &d.metrics);
@@ -366,9 +366,10 @@ main(int argc, char *argv[])
 	/* Kill what still runs (it reruns next start), then settle commits. */
 	dispatcher_stop(d.dispatcher);
 	actions_free(d.actions);
+	/* Before the writer goes: housekeeping may still ask it for work. */
+	housekeeping_stop(d.housekeeping);
 	committer_free(d.committer);
 	server_free(d.server);
-	housekeeping_stop(d.housekeeping);
 	dispatcher_free(d.dispatcher);
 	store_close(d.store);
 	for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
