@@ -22,6 +22,15 @@
 #include "xmalloc.h"
 
 #define BUSY_TIMEOUT_MS	5000
+/*
+ * SQLite's own page cache per connection, KiB (SQLite's default: 2000).
+ * The kernel's page cache holds the file anyway; this one mostly holds
+ * the right edges of the table and indexes the writer appends to. With a
+ * 583,000-row database, wrk -c64: 1024 KiB took 0.88-0.96 x the CPU per
+ * callback of 2000 KiB and 1 MiB less memory (512 KiB: the same speed).
+ */
+#define STORE_CACHE_KIB	1024
+
 #define STORE_STR_(x)	#x
 #define STORE_STR(x)	STORE_STR_(x)
 
@@ -686,6 +695,9 @@ sqlite_open(const char *path, int readonly, char **err)
 	rc = exec_sql(s->db, "PRAGMA synchronous = FULL");
 	if (rc == SQLITE_OK)
 		rc = exec_sql(s->db, "PRAGMA foreign_keys = ON");
+	if (rc == SQLITE_OK)
+		rc = exec_sql(s->db, "PRAGMA cache_size = -"
+		    STORE_STR(STORE_CACHE_KIB));
 	/* A WAL that grew in a burst is cut back when it starts over. */
 	if (rc == SQLITE_OK && !readonly)
 		rc = exec_sql(s->db, "PRAGMA journal_size_limit = "
