@@ -109,17 +109,15 @@ checkpoint(struct store *st, struct committer *writer)
 	 * TRUNCATE gives the disk back (done under load, its ftruncate
 	 * stalled callbacks for 20 to 50 ms every second).
 	 */
-	if (!idle && writer != NULL) {
+	if (!idle) {
 		committer_checkpoint(writer);
 		log_debug("housekeeping: WAL of %lld bytes: the writer is to "
 		    "start it over", (long long)bytes);
-		return;
-	}
-	if (store_checkpoint_truncate(st, idle) == -1)
+	} else if (store_checkpoint_truncate(st) == -1)
 		log_warnx("housekeeping: %s", store_errmsg(st));
 	else
-		log_debug("housekeeping: WAL of %lld bytes %s",
-		    (long long)bytes, idle ? "truncated" : "restarted");
+		log_debug("housekeeping: WAL of %lld bytes truncated",
+		    (long long)bytes);
 }
 
 /* The refusals not logged (nor kept) in the last tick, as one line. */

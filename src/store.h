@@ -386,13 +386,12 @@ int		 store_checkpoint(struct store *, int *left, int64_t *used);
 /* The size of the database's -wal file now; 0 when there is none. */
 int64_t		 store_wal_bytes(struct store *);
 /*
- * A RESTART checkpoint, or with truncate a TRUNCATE one: waits (up to the
- * busy timeout) for the writer between commits, copies the whole WAL, and
- * makes the next commit write it from its start; TRUNCATE also cuts the
- * file to 0 bytes (slower: the writer waits for that too). 0 done, 1 busy
- * (try later), -1 error.
+ * A TRUNCATE checkpoint: waits (up to the busy timeout) for the writer
+ * between commits, copies the whole WAL, and cuts the file to 0 bytes
+ * (the writer waits for that too: for when the load is gone). 0 done,
+ * 1 busy (try later), -1 error.
  */
-int		 store_checkpoint_truncate(struct store *, int truncate);
+int		 store_checkpoint_truncate(struct store *);
 
 /*
  * 1 when the file at the database's path is no longer the one opened

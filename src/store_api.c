@@ -391,10 +391,10 @@ store_wal_bytes(struct store *s)
 }
 
 int
-store_checkpoint_truncate(struct store *s, int truncate)
+store_checkpoint_truncate(struct store *s)
 {
 	return OPS(s)->checkpoint_truncate != NULL ?
-	    OPS(s)->checkpoint_truncate(s, truncate) : 0;
+	    OPS(s)->checkpoint_truncate(s) : 0;
 }
 
 int

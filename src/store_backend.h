@@ -67,7 +67,7 @@ struct store_ops {
 	int		 (*purge_counts)(struct store *, int64_t, int64_t,
 			    struct purge_counts *);
 	int64_t		 (*wal_bytes)(struct store *);
-	int		 (*checkpoint_truncate)(struct store *, int);
+	int		 (*checkpoint_truncate)(struct store *);
 	int		 (*moved)(struct store *, char *, size_t);
 	int		 (*trigger_latest)(struct store *, const char *, int64_t,
 			    int64_t *);

@@ -2180,18 +2180,17 @@ sqlite_wal_bytes(struct store *s)
 }
 
 static int
-sqlite_checkpoint_truncate(struct store *s, int truncate)
+sqlite_checkpoint_truncate(struct store *s)
 {
 	int	rc;
 
-	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, truncate ?
-	    SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
 	/* BUSY: a reader or the writer held on past the busy timeout. */
 	if (rc == SQLITE_BUSY)
 		return 1;
 	if (rc != SQLITE_OK) {
-		set_dberr(s, truncate ? "checkpoint (truncate)" :
-		    "checkpoint (restart)");
+		set_dberr(s, "checkpoint (truncate)");
 		return -1;
 	}
 	return 0;
