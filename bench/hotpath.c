@@ -151,22 +151,16 @@ make_proxied(void)
 			die("evhttp_add_header failed");
 }
 
-/* What http.c does with it: the client, then "CLIENT via PEER". */
+/* What http.c does with it: "CLIENT via PEER". */
 static void
 run_forwarded(unsigned long n)
 {
 	unsigned long	 i;
-	char		 client[FORWARDED_ADDR_MAX], *via;
-	size_t		 len;
+	char		*via;
 
 	for (i = 0; i < n; i++) {
-		if (forwarded_client(&proxyconf, &proxied, "unix", client) == -1)
+		if (forwarded_via(&proxyconf, &proxied, "unix", &via) != 1)
 			die("no client behind the proxy");
-		len = strlen(client);
-		if ((via = malloc(len + sizeof " via " + strlen("unix"))) == NULL)
-			die("out of memory");
-		memcpy(via, client, len);
-		stpcpy(stpcpy(via + len, " via "), "unix");
 		sink += (uintptr_t)via[0];
 		free(via);
 	}

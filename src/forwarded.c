@@ -166,3 +166,20 @@ forwarded_client(const struct config *conf, const struct evkeyvalq *hdrs,
 	}
 	return -1;
 }
+
+int
+forwarded_via(const struct config *conf, const struct evkeyvalq *hdrs,
+    const char *peer, char **via)
+{
+	char	client[FORWARDED_ADDR_MAX];
+	size_t	n;
+
+	if (forwarded_client(conf, hdrs, peer, client) == -1)
+		return 0;
+	n = strlen(client);
+	if ((*via = malloc(n + sizeof " via " + strlen(peer))) == NULL)
+		return -1;
+	memcpy(*via, client, n);
+	stpcpy(stpcpy(*via + n, " via "), peer);
+	return 1;
+}

@@ -28,4 +28,11 @@ int	 forwarded_trusted(const struct config *, const char *peer);
 int	 forwarded_client(const struct config *, const struct evkeyvalq *,
 	    const char *peer, char client[FORWARDED_ADDR_MAX]);
 
+/*
+ * The remote to record for such a request, "CLIENT via PEER", in *via
+ * (allocated): 1, 0 when no forwarded client counts, -1 out of memory.
+ */
+int	 forwarded_via(const struct config *, const struct evkeyvalq *,
+	    const char *peer, char **via);
+
 #endif

@@ -679,8 +679,8 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	struct callback		*cb;
 	struct pending		*p;
 	const char		*err, *query, *ct, *sig;
-	char			 why[1024], client[FORWARDED_ADDR_MAX], *via;
-	size_t			 hsize, n;
+	char			 why[1024], *via;
+	size_t			 hsize;
 	int			 rv;
 
 	srv->metrics->received++;
@@ -732,13 +732,9 @@ serve_callback(struct server *srv, struct evhttp_request *req)
 	if ((cb->url = public_url(srv, req, cb->remote)) == NULL)
 		goto unavailable;
 	/* Behind a trusted proxy: the client, and the peer it came through. */
-	if (forwarded_client(srv->conf, hdrs, cb->remote, client) == 0) {
-		n = strlen(client);
-		if ((via = malloc(n + sizeof " via " + strlen(cb->remote))) ==
-		    NULL)
-			goto unavailable;
-		memcpy(via, client, n);
-		stpcpy(stpcpy(via + n, " via "), cb->remote);
+	if ((rv = forwarded_via(srv->conf, hdrs, cb->remote, &via)) == -1)
+		goto unavailable;
+	if (rv == 1) {
 		free(cb->remote);
 		cb->remote = via;
 	}

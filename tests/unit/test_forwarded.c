@@ -144,6 +144,22 @@ test_the_rightmost_untrusted_address_is_the_client(void **state)
 }
 
 static void
+test_the_remote_recorded_names_client_and_peer(void **state)
+{
+	struct evkeyvalq	*h;
+	char			*via = NULL;
+
+	h = headers("X-Forwarded-For", "203.0.113.9", NULL);
+	assert_int_equal(forwarded_via(&conf, h, "unix", &via), 1);
+	assert_string_equal(via, "203.0.113.9 via unix");
+	free(via);
+	via = NULL;
+	assert_int_equal(forwarded_via(&conf, h, "127.0.0.1", &via), 0);
+	assert_null(via);
+	drop(h);
+}
+
+static void
 test_forwarded_headers_count_only_from_trusted_peers(void **state)
 {
 	assert_string_equal(client(headers("X-Forwarded-For", "203.0.113.9",
@@ -202,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_blocks_parse_as_check_config_accepts_them),
 		cmocka_unit_test(test_trusted_peers_are_those_listed),
 		cmocka_unit_test(test_the_rightmost_untrusted_address_is_the_client),
+		cmocka_unit_test(test_the_remote_recorded_names_client_and_peer),
 		cmocka_unit_test(test_forwarded_headers_count_only_from_trusted_peers),
 		cmocka_unit_test(test_what_is_no_address_gives_no_client),
 		cmocka_unit_test(test_a_long_chain_is_bounded),
