@@ -4,8 +4,9 @@
  * counter by account and category, the request latency histogram, the
  * category check, and the client behind a trusted proxy (X-Forwarded-For
  * of a request as nginx passes it on; the bench's own requests come
- * without one, so this is the cost behind a proxy). Each is timed with clock_gettime around CALLS calls; the
- * median of REPS repetitions is printed, then their total. For scale, the
+ * without one, so this is the cost behind a proxy). Each is timed with
+ * clock_gettime around CALLS calls; the median of REPS repetitions is
+ * printed, then their total. For scale, the
  * work every callback already did (decoding the form, verifying the
  * signature, reading the clock) is timed too but left out of the total.
  *

@@ -35,6 +35,7 @@ forwarded_parse_block(const char *s, struct netblock *b)
 	char		 buf[FORWARDED_ADDR_MAX];
 	const char	*slash;
 	size_t		 len, digits;
+	int		 bits;
 	struct addr	 a;
 
 	memset(b, 0, sizeof *b);
@@ -55,9 +56,9 @@ forwarded_parse_block(const char *s, struct netblock *b)
 		return 0;
 	digits = strspn(slash + 1, "0123456789");
 	if (digits == 0 || digits > 3 || slash[1 + digits] != '\0' ||
-	    atoi(slash + 1) > b->bits)
+	    (bits = atoi(slash + 1)) > b->bits)
 		return -1;
-	b->bits = atoi(slash + 1);
+	b->bits = bits;
 	return 0;
 }
 
